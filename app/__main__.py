@@ -1,0 +1,122 @@
+"""Command line: ``python -m app serve | migrate | demo-data | export-schema``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+from app.logging import configure_logging, get_logger
+from app.settings import Settings
+
+log = get_logger("app.cli")
+
+
+def _prepare_database(settings: Settings, demo: bool) -> str:
+    from app.storage.database import redact, resolve_database_url
+    from app.storage.migrate import upgrade_to_head
+
+    url = resolve_database_url(settings)
+    log.info("database", url=redact(url), embedded=settings.database_url is None)
+    upgrade_to_head(url)
+    log.info("migrations_applied")
+    if demo:
+        from app.services.demo import load_demo_data_at
+
+        counts = asyncio.run(load_demo_data_at(url, settings))
+        log.info("demo_data_loaded", **counts)
+    return url
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from app.web.app import create_app
+
+    url = _prepare_database(settings, demo=args.demo_data or settings.demo_data)
+    app = create_app(settings, url)
+    host = args.host or settings.host
+    port = args.port or settings.port
+    log.info("serving", url=f"http://{host}:{port}/graphql")
+    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    _prepare_database(settings, demo=False)
+    return 0
+
+
+def cmd_demo_data(args: argparse.Namespace, settings: Settings) -> int:
+    _prepare_database(settings, demo=True)
+    return 0
+
+
+def cmd_export_schema(args: argparse.Namespace, settings: Settings) -> int:
+    from graphql_schema.schema import SCHEMA_FILE, export_sdl
+
+    target = args.output or SCHEMA_FILE
+    with open(target, "w", encoding="utf-8") as fh:
+        fh.write(export_sdl())
+    print(f"wrote {target}")
+    return 0
+
+
+def cmd_create_api_key(args: argparse.Namespace, settings: Settings) -> int:
+    from app.services.auth import create_api_key
+    from app.services.container import Services
+    from app.storage.database import create_engine
+
+    url = _prepare_database(settings, demo=False)
+
+    async def create() -> str:
+        engine = create_engine(url, settings, pool_size=1, max_overflow=0)
+        try:
+            new = await create_api_key(Services(engine, settings), args.name, args.scope)
+        finally:
+            await engine.dispose()
+        return new.key
+
+    try:
+        key = asyncio.run(create())
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(key)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="migrate, optionally load demo data, serve HTTP")
+    serve.add_argument("--demo-data", action="store_true", help="load the demo data set")
+    serve.add_argument("--host", default=None)
+    serve.add_argument("--port", type=int, default=None)
+    serve.set_defaults(func=cmd_serve)
+    sub.add_parser("migrate", help="apply migrations up to head").set_defaults(func=cmd_migrate)
+    sub.add_parser("demo-data", help="migrate and load the demo data").set_defaults(
+        func=cmd_demo_data
+    )
+    key = sub.add_parser("create-api-key", help="create an API key and print it (shown once)")
+    key.add_argument(
+        "--scope",
+        action="append",
+        required=True,
+        help="ops, storefront or channel:<code>; repeat for several",
+    )
+    key.add_argument("--name", default="cli", help="a label for the key")
+    key.set_defaults(func=cmd_create_api_key)
+    export = sub.add_parser("export-schema", help="write graphql_schema/schema.graphql")
+    export.add_argument("--output", default=None)
+    export.set_defaults(func=cmd_export_schema)
+    args = parser.parse_args(argv)
+    settings = Settings()
+    configure_logging(settings.log_level, settings.log_json)
+    result: int = args.func(args, settings)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Use cases. Each runs in one transaction through a unit of work."""

@@ -1,0 +1,197 @@
+"""The PDP answer: which button, which message, which date, how a request would be split."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import text
+
+from app.domain.availability import (
+    DEFAULT_MESSAGES,
+    AvailabilityState,
+    DateWindow,
+    PaymentTerms,
+    Resolution,
+    ready_delivery_window,
+    release_delivery_window,
+    render_message,
+    resolve,
+)
+from app.services.container import Services
+from app.services.results import CatalogErrorCode, Result
+from app.storage.inventory import SkuRecord
+
+
+@dataclass(frozen=True)
+class RegionTransit:
+    code: str
+    transit_min_days: int
+    transit_max_days: int
+
+
+@dataclass(frozen=True)
+class DeliveryEstimate:
+    window: DateWindow | None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class PaymentTermsView:
+    terms: PaymentTerms
+    deposit_percent: float | None
+    deposit_minor: int | None
+
+
+@dataclass(frozen=True)
+class Availability:
+    sku: str
+    resolution: Resolution
+    message: str
+    delivery: DeliveryEstimate
+    payment: PaymentTermsView | None
+    channel: str | None
+    region: str | None
+
+
+@dataclass(frozen=True)
+class ReferenceData:
+    """Regions (the default under the key ``""``) and channel codes, read once per request."""
+
+    regions: dict[str, RegionTransit]
+    channels: frozenset[str]
+
+
+async def load_reference_data(services: Services) -> ReferenceData:
+    async with services.engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                text(
+                    "SELECT 'region' AS what, code, transit_min_days, transit_max_days, "
+                    "is_default FROM regions UNION ALL "
+                    "SELECT 'channel', code, 0, 0, false FROM channels"
+                )
+            )
+        ).all()
+    regions: dict[str, RegionTransit] = {}
+    channels: set[str] = set()
+    for row in rows:
+        if row.what == "channel":
+            channels.add(row.code)
+            continue
+        region = RegionTransit(row.code, row.transit_min_days, row.transit_max_days)
+        regions[row.code] = region
+        if row.is_default:
+            regions[""] = region
+    return ReferenceData(regions, frozenset(channels))
+
+
+def answer(
+    record: SkuRecord,
+    quantity: int,
+    today: date,
+    channel: str | None,
+    region: RegionTransit | None,
+    handling_days: int,
+) -> Availability:
+    snap = record.snapshot
+    res = resolve(snap, quantity, today, channel)
+    return Availability(
+        sku=snap.sku,
+        resolution=res,
+        message=_message(record, res, today),
+        delivery=_delivery(record, res, today, region, handling_days),
+        payment=_payment(record, res.state),
+        channel=channel,
+        region=region.code if region else None,
+    )
+
+
+def _message(record: SkuRecord, res: Resolution, today: date) -> str:
+    snap = record.snapshot
+    template: str | None = None
+    if res.state is AvailabilityState.PRE_ORDER:
+        template = snap.preorder.message_template
+    elif res.state is AvailabilityState.BACKORDER:
+        template = snap.backorder.message_template
+    if (
+        res.state is AvailabilityState.SOLD_OUT
+        and not res.released
+        and not snap.preorder.enabled
+        and snap.release_date
+    ):
+        template = "Available from {date}"
+    return render_message(template or DEFAULT_MESSAGES[res.state], snap.release_date, today)
+
+
+def _delivery(
+    record: SkuRecord,
+    res: Resolution,
+    today: date,
+    region: RegionTransit | None,
+    handling_days: int,
+) -> DeliveryEstimate:
+    if region is None:
+        return DeliveryEstimate(None, "No region given and no default region is configured.")
+    state = res.state
+    if state is AvailabilityState.IN_STOCK:
+        return DeliveryEstimate(
+            ready_delivery_window(
+                today, handling_days, region.transit_min_days, region.transit_max_days
+            )
+        )
+    if state is AvailabilityState.PRE_ORDER:
+        release = record.snapshot.release_date
+        if release is None:
+            return DeliveryEstimate(None, "The release date has not been announced yet.")
+        return DeliveryEstimate(
+            release_delivery_window(
+                release, today, handling_days, region.transit_min_days, region.transit_max_days
+            )
+        )
+    if state is AvailabilityState.BACKORDER:
+        return DeliveryEstimate(None, "No inbound supply is scheduled for this product yet.")
+    return DeliveryEstimate(None, "Sold out.")
+
+
+def _payment(record: SkuRecord, state: AvailabilityState) -> PaymentTermsView | None:
+    if state is AvailabilityState.IN_STOCK:
+        return PaymentTermsView(PaymentTerms.FULL, None, None)
+    if state is AvailabilityState.PRE_ORDER:
+        return PaymentTermsView(
+            record.snapshot.preorder.payment,
+            record.preorder_deposit_percent,
+            record.preorder_deposit_minor,
+        )
+    if state is AvailabilityState.BACKORDER:
+        return PaymentTermsView(
+            record.snapshot.backorder.payment,
+            record.backorder_deposit_percent,
+            record.backorder_deposit_minor,
+        )
+    return None
+
+
+async def product_availability(
+    services: Services,
+    record: SkuRecord | None,
+    sku: str,
+    quantity: int,
+    channel: str | None,
+    region_code: str | None,
+    reference: ReferenceData,
+) -> Result[Availability]:
+    if quantity < 1:
+        return Result.fail(
+            CatalogErrorCode.INVALID_QUANTITY, "Quantity must be at least 1.", "quantity"
+        )
+    if record is None:
+        return Result.fail(CatalogErrorCode.NOT_FOUND, f"No product with SKU {sku!r}.", "sku")
+    if channel is not None and channel not in reference.channels:
+        return Result.fail(CatalogErrorCode.UNKNOWN_CHANNEL, f"No channel {channel!r}.", "channel")
+    region = reference.regions.get(region_code or "")
+    if region_code and region is None:
+        return Result.fail(CatalogErrorCode.UNKNOWN_REGION, f"No region {region_code!r}.", "region")
+    return Result(
+        answer(record, quantity, services.today(), channel, region, services.settings.handling_days)
+    )

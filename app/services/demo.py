@@ -1,0 +1,168 @@
+"""The demo data set: a few products in each availability state. Loading it twice is a no-op."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import text
+
+from app.domain.availability import PaymentTerms
+from app.services import inventory
+from app.services.container import Services
+from app.services.inventory import BackorderInput, PaymentInput, PreorderInput, ProductInput
+from app.services.results import SYSTEM
+from app.settings import Settings
+from app.storage.database import create_engine
+
+CHANNELS = [
+    ("webstore", "Webstore", "WEBSTORE", 24, False),
+    ("marketplace", "Marketplace", "MARKETPLACE", 48, False),
+    ("pos", "Shop tills", "POS", 0, False),
+    ("b2b", "Wholesale", "B2B", 72, True),
+]
+REGIONS = [
+    ("EU", "European Union", 2, 4, True),
+    ("UK", "United Kingdom", 3, 6, False),
+    ("US", "United States", 5, 9, False),
+]
+LOCATIONS = [("main", "Main warehouse"), ("store-1", "Flagship store")]
+
+
+async def load_reference_data(services: Services) -> None:
+    """Channels, regions and locations of the demo store (inserted when missing)."""
+    async with services.uow() as uow:
+        for code, name, kind, sla, priority in CHANNELS:
+            await uow.session.execute(
+                text(
+                    "INSERT INTO channels (code, name, kind, sla_hours, priority) "
+                    "VALUES (:c, :n, :k, :s, :p) ON CONFLICT (code) DO NOTHING"
+                ),
+                {"c": code, "n": name, "k": kind, "s": sla, "p": priority},
+            )
+        for code, name, tmin, tmax, default in REGIONS:
+            await uow.session.execute(
+                text(
+                    "INSERT INTO regions (code, name, transit_min_days, transit_max_days, "
+                    "is_default) VALUES (:c, :n, :a, :b, :d) ON CONFLICT (code) DO NOTHING"
+                ),
+                {"c": code, "n": name, "a": tmin, "b": tmax, "d": default},
+            )
+        for code, name in LOCATIONS:
+            await uow.session.execute(
+                text("INSERT INTO locations (code, name) VALUES (:c, :n) ON CONFLICT DO NOTHING"),
+                {"c": code, "n": name},
+            )
+        await uow.commit()
+
+
+async def load_demo_data(services: Services) -> dict[str, int]:
+    """Reference data and demo products (created once, by SKU: a second load changes nothing)."""
+    await load_reference_data(services)
+    today = services.today()
+    created = 0
+
+    async def product(data: ProductInput) -> bool:
+        nonlocal created
+        result = await inventory.create_product(services, SYSTEM, data)
+        if result.ok:
+            created += 1
+        return result.ok
+
+    async def stock(sku: str, location: str, quantity: int) -> None:
+        await inventory.change_stock(
+            services, SYSTEM, sku, location, quantity=quantity, reason="COUNT", note="demo data"
+        )
+
+    # READY stock
+    if await product(
+        ProductInput("TEE-BLK-M", "Classic Tee, black, M", "Classic Tee", price_minor=2500)
+    ):
+        await stock("TEE-BLK-M", "main", 120)
+        await stock("TEE-BLK-M", "store-1", 15)
+        await inventory.set_safety_stock(services, SYSTEM, "TEE-BLK-M", 5)
+        await inventory.allocate_channel_pool(
+            services, SYSTEM, "TEE-BLK-M", "marketplace", quantity=20
+        )
+    if await product(ProductInput("TOTE-NAT", "Canvas tote, natural", price_minor=1800)):
+        await stock("TOTE-NAT", "main", 40)
+    if await product(ProductInput("MUG-WHT", "Stoneware mug, white", price_minor=1400)):
+        await stock("MUG-WHT", "main", 3)
+        await inventory.configure_backorder(
+            services, SYSTEM, BackorderInput("MUG-WHT", allowed=True, cap=100)
+        )
+    # PRE_ORDER
+    if await product(
+        ProductInput(
+            "AURORA-HP",
+            "Aurora wireless headphones",
+            tags=("PREORDER",),
+            price_minor=19900,
+        )
+    ):
+        await inventory.configure_preorder(
+            services,
+            SYSTEM,
+            PreorderInput(
+                "AURORA-HP",
+                enabled=True,
+                release_date=today + timedelta(days=45),
+                cap=500,
+                message="Ships from {date}",
+                payment=PaymentInput(PaymentTerms.DEPOSIT, deposit_percent=20),
+            ),
+        )
+    if await product(
+        ProductInput(
+            "NEBULA-LTD",
+            "Nebula console, limited edition",
+            tags=("PREORDER", "LIMITED_RUN"),
+            price_minor=49900,
+        )
+    ):
+        await inventory.configure_preorder(
+            services,
+            SYSTEM,
+            PreorderInput(
+                "NEBULA-LTD",
+                enabled=True,
+                release_date=today + timedelta(days=30),
+                cap=100,
+                message="Limited run: ships from {date}",
+                payment=PaymentInput(PaymentTerms.AUTHORIZE),
+            ),
+        )
+        await inventory.configure_backorder(
+            services, SYSTEM, BackorderInput("NEBULA-LTD", allowed=False)
+        )
+    # BACKORDER
+    if await product(
+        ProductInput("TRAIL-42", "Trail runner, EU 42", family="Trail runner", price_minor=12900)
+    ):
+        await inventory.configure_backorder(
+            services,
+            SYSTEM,
+            BackorderInput("TRAIL-42", allowed=True, cap=200, message="Back in stock soon"),
+        )
+    if await product(ProductInput("DESK-LAMP", "Brass desk lamp", price_minor=8900)):
+        await inventory.configure_backorder(
+            services,
+            SYSTEM,
+            BackorderInput(
+                "DESK-LAMP",
+                allowed=True,
+                cap=None,
+                payment=PaymentInput(PaymentTerms.DEPOSIT, deposit_minor=2000),
+            ),
+        )
+    # SOLD_OUT
+    if await product(ProductInput("JACKET-VTG", "Vintage denim jacket", price_minor=15900)):
+        await stock("JACKET-VTG", "main", 0)
+    return {"products_created": created}
+
+
+async def load_demo_data_at(url: str, settings: Settings) -> dict[str, int]:
+    engine = create_engine(url, settings, pool_size=2, max_overflow=0)
+    try:
+        return await load_demo_data(Services(engine, settings))
+    finally:
+        await engine.dispose()

@@ -1,0 +1,62 @@
+"""Service settings, read from ``OMS_*`` environment variables (see the README table)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OMS_", env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL (postgresql://user:pass@host:port/db). "
+        "Unset: an embedded PostgreSQL is started with its data under OMS_DATA_DIR.",
+    )
+    data_dir: Path = Field(
+        default=Path(".data"), description="Where the embedded PostgreSQL keeps its cluster."
+    )
+    embedded_database: str = Field(
+        default="oms", description="Database name created inside the embedded PostgreSQL."
+    )
+    host: str = Field(default="127.0.0.1", description="HTTP bind address.")
+    port: int = Field(default=8000, description="HTTP port.")
+    debug: bool = Field(
+        default=False, description="Show exception details in GraphQL errors (never in prod)."
+    )
+    graphiql: bool = Field(default=True, description="Serve the GraphiQL IDE at /graphql.")
+    introspection: bool = Field(default=True, description="Allow schema introspection queries.")
+    log_level: str = Field(default="INFO", description="Log level.")
+    log_json: bool = Field(
+        default=True, description="JSON log lines (false: human-readable console lines)."
+    )
+    db_pool_size: int = Field(default=20, description="Connections kept in the pool per replica.")
+    db_max_overflow: int = Field(
+        default=20, description="Extra connections the pool may open under load."
+    )
+    db_pool_timeout: float = Field(
+        default=10.0, description="Seconds to wait for a pooled connection."
+    )
+    store_timezone: str = Field(
+        default="UTC",
+        description="IANA time zone of the store: launch dates and 'today' are read in it.",
+    )
+    handling_days: int = Field(
+        default=1, description="Days from order to dispatch for READY stock (pick and pack)."
+    )
+    demo_data: bool = Field(
+        default=False, description="Load the idempotent demo data set at start-up."
+    )
+    access_log: bool = Field(default=True, description="Log one line per HTTP request.")
+    max_query_depth: int = Field(default=10, description="Deepest GraphQL selection allowed.")
+    max_aliases: int = Field(default=15, description="Most aliases allowed in one document.")
+    max_tokens: int = Field(default=2000, description="Most tokens allowed in one document.")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Persistence: SQLModel tables, queries, locks, the unit of work and the outbox."""

@@ -1,0 +1,45 @@
+"""Apply Alembic migrations programmatically and tell whether a database is at head."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config(str(ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade_to_head(url: str) -> None:
+    """Blocking; runs its own event loop, so call it from a thread when one is running."""
+    command.upgrade(alembic_config(url), "head")
+
+
+async def upgrade_to_head_async(url: str) -> None:
+    await asyncio.to_thread(upgrade_to_head, url)
+
+
+def head_revisions() -> set[str]:
+    script = ScriptDirectory.from_config(alembic_config("postgresql://unused/unused"))
+    return set(script.get_heads())
+
+
+async def current_revisions(engine: AsyncEngine) -> set[str]:
+    """Revisions recorded in the database (empty when it was never migrated)."""
+    async with engine.connect() as conn:
+        exists = await conn.scalar(text("SELECT to_regclass('alembic_version') IS NOT NULL"))
+        if not exists:
+            return set()
+        rows = await conn.execute(text("SELECT version_num FROM alembic_version"))
+        return {row[0] for row in rows}

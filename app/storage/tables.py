@@ -1,0 +1,248 @@
+"""SQLModel tables. Counters are always derivable from rows (see the invariant checker)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlmodel import Field, SQLModel
+
+
+def _uuid_pk() -> Any:
+    return Field(
+        default=None,
+        sa_column=Column(
+            UUID(as_uuid=True), primary_key=True, server_default=text("gen_random_uuid()")
+        ),
+    )
+
+
+def _created_at() -> Any:
+    return Field(
+        default=None,
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+class Channel(SQLModel, table=True):
+    """A sales channel: webstore, marketplace, POS, … Each sees its own ATP."""
+
+    __tablename__ = "channels"
+    code: str = Field(sa_column=Column(String(64), primary_key=True))
+    name: str = Field(sa_column=Column(Text, nullable=False))
+    kind: str = Field(sa_column=Column(String(32), nullable=False))
+    sla_hours: int = Field(sa_column=Column(Integer, nullable=False, server_default="48"))
+    priority: bool = Field(sa_column=Column(Boolean, nullable=False, server_default=text("false")))
+    created_at: datetime | None = _created_at()
+
+
+class Region(SQLModel, table=True):
+    """A shipping region with its transit time window (days)."""
+
+    __tablename__ = "regions"
+    code: str = Field(sa_column=Column(String(32), primary_key=True))
+    name: str = Field(sa_column=Column(Text, nullable=False))
+    transit_min_days: int = Field(sa_column=Column(Integer, nullable=False))
+    transit_max_days: int = Field(sa_column=Column(Integer, nullable=False))
+    is_default: bool = Field(
+        sa_column=Column(Boolean, nullable=False, server_default=text("false"))
+    )
+
+    __table_args__ = (
+        CheckConstraint("transit_min_days >= 0 AND transit_max_days >= transit_min_days"),
+    )
+
+
+class Location(SQLModel, table=True):
+    """A warehouse or store that holds stock."""
+
+    __tablename__ = "locations"
+    code: str = Field(sa_column=Column(String(64), primary_key=True))
+    name: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime | None = _created_at()
+
+
+class Product(SQLModel, table=True):
+    """A sellable variant (one SKU) with its selling policy for pre-orders and backorders."""
+
+    __tablename__ = "products"
+    id: uuid.UUID | None = _uuid_pk()
+    sku: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    name: str = Field(sa_column=Column(Text, nullable=False))
+    family: str | None = Field(default=None, sa_column=Column(Text))
+    description: str | None = Field(default=None, sa_column=Column(Text))
+    options: dict[str, str] = Field(
+        default_factory=dict,
+        sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    )
+    tags: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    )
+    price_minor: int = Field(sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    currency: str = Field(sa_column=Column(String(3), nullable=False, server_default="EUR"))
+    release_date: date | None = Field(default=None, sa_column=Column(Date))
+    safety_stock: int = Field(sa_column=Column(Integer, nullable=False, server_default="0"))
+    # pre-order policy
+    preorder_enabled: bool = Field(
+        sa_column=Column(Boolean, nullable=False, server_default=text("false"))
+    )
+    preorder_message: str | None = Field(default=None, sa_column=Column(Text))
+    preorder_payment: str = Field(
+        sa_column=Column(String(32), nullable=False, server_default="FULL")
+    )
+    preorder_deposit_percent: float | None = Field(default=None, sa_column=Column(Numeric(5, 2)))
+    preorder_deposit_minor: int | None = Field(default=None, sa_column=Column(BigInteger))
+    # backorder policy
+    backorder_allowed: bool = Field(
+        sa_column=Column(Boolean, nullable=False, server_default=text("false"))
+    )
+    backorder_message: str | None = Field(default=None, sa_column=Column(Text))
+    backorder_payment: str = Field(
+        sa_column=Column(String(32), nullable=False, server_default="FULL")
+    )
+    backorder_deposit_percent: float | None = Field(default=None, sa_column=Column(Numeric(5, 2)))
+    backorder_deposit_minor: int | None = Field(default=None, sa_column=Column(BigInteger))
+    created_at: datetime | None = _created_at()
+    updated_at: datetime | None = _created_at()
+
+    __table_args__ = (
+        CheckConstraint("safety_stock >= 0", name="ck_products_safety_stock"),
+        CheckConstraint("price_minor >= 0", name="ck_products_price"),
+        Index("ix_products_tags", "tags", postgresql_using="gin"),
+    )
+
+
+class InventoryPool(SQLModel, table=True):
+    """A capped counter of units per SKU and kind.
+
+    READY: shared pick-ready stock (on hand - safety - reserved - channel holds).
+    CHANNEL: READY stock held for one channel. PRE_ORDER: places under the pre-order cap,
+    never drawn from on-hand. BACKORDER: waiting demand under the backorder cap.
+    RESERVED: units ring-fenced for waiting orders. ``capacity`` NULL means unlimited.
+    """
+
+    __tablename__ = "inventory_pools"
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    product_id: uuid.UUID = Field(
+        sa_column=Column(
+            UUID(as_uuid=True), ForeignKey("products.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    kind: str = Field(sa_column=Column(String(16), nullable=False))
+    channel_code: str | None = Field(
+        default=None, sa_column=Column(String(64), ForeignKey("channels.code"))
+    )
+    capacity: int | None = Field(default=None, sa_column=Column(Integer))
+    committed: int = Field(sa_column=Column(Integer, nullable=False, server_default="0"))
+    share_percent: float | None = Field(default=None, sa_column=Column(Numeric(5, 2)))
+    fixed_quantity: int | None = Field(default=None, sa_column=Column(Integer))
+    updated_at: datetime | None = _created_at()
+
+    __table_args__ = (
+        UniqueConstraint(
+            "product_id",
+            "kind",
+            "channel_code",
+            name="uq_pool_product_kind",
+            postgresql_nulls_not_distinct=True,
+        ),
+        CheckConstraint(
+            "kind IN ('READY','PRE_ORDER','BACKORDER','RESERVED','CHANNEL')", name="ck_pool_kind"
+        ),
+        CheckConstraint("committed >= 0", name="ck_pool_committed_nonneg"),
+        CheckConstraint("capacity IS NULL OR capacity >= 0", name="ck_pool_capacity_nonneg"),
+        CheckConstraint(
+            "kind IN ('READY','CHANNEL') OR capacity IS NULL OR committed <= capacity",
+            name="ck_pool_within_cap",
+        ),
+        CheckConstraint("(kind = 'CHANNEL') = (channel_code IS NOT NULL)", name="ck_pool_channel"),
+    )
+
+
+class StockLevel(SQLModel, table=True):
+    """Units physically on hand at one location."""
+
+    __tablename__ = "stock_levels"
+    product_id: uuid.UUID = Field(
+        sa_column=Column(
+            UUID(as_uuid=True),
+            ForeignKey("products.id", ondelete="CASCADE"),
+            primary_key=True,
+        )
+    )
+    location_code: str = Field(
+        sa_column=Column(String(64), ForeignKey("locations.code"), primary_key=True)
+    )
+    on_hand: int = Field(sa_column=Column(Integer, nullable=False, server_default="0"))
+
+    __table_args__ = (CheckConstraint("on_hand >= 0", name="ck_stock_on_hand_nonneg"),)
+
+
+class StockMovement(SQLModel, table=True):
+    """The stock ledger: every change of on-hand stock, with its reason. Append-only."""
+
+    __tablename__ = "stock_movements"
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    product_id: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), ForeignKey("products.id"), nullable=False)
+    )
+    location_code: str = Field(
+        sa_column=Column(String(64), ForeignKey("locations.code"), nullable=False)
+    )
+    delta: int = Field(sa_column=Column(Integer, nullable=False))
+    on_hand_after: int = Field(sa_column=Column(Integer, nullable=False))
+    reason: str = Field(sa_column=Column(String(32), nullable=False))
+    note: str | None = Field(default=None, sa_column=Column(Text))
+    actor: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime | None = _created_at()
+
+    __table_args__ = (Index("ix_stock_movements_product", "product_id", "id"),)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who changed what, when: before and after. Append-only."""
+
+    __tablename__ = "audit_events"
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    entity: str = Field(sa_column=Column(String(32), nullable=False))
+    entity_id: str = Field(sa_column=Column(Text, nullable=False))
+    action: str = Field(sa_column=Column(String(64), nullable=False))
+    actor: str = Field(sa_column=Column(Text, nullable=False))
+    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    created_at: datetime | None = _created_at()
+
+    __table_args__ = (Index("ix_audit_entity", "entity", "entity_id", "id"),)
+
+
+class ApiKey(SQLModel, table=True):
+    """An API key: only a SHA-256 of the secret is stored; ``prefix`` finds the row."""
+
+    __tablename__ = "api_keys"
+    id: uuid.UUID | None = _uuid_pk()
+    prefix: str = Field(sa_column=Column(String(16), nullable=False, unique=True))
+    secret_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    name: str = Field(sa_column=Column(Text, nullable=False))
+    scopes: list[str] = Field(sa_column=Column(ARRAY(Text), nullable=False))
+    created_at: datetime | None = _created_at()
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))

@@ -1,0 +1,1 @@
+"""HTTP edge: Starlette app factory, health, metrics, pages."""

@@ -1,0 +1,183 @@
+"""The Starlette application factory: GraphQL, health, readiness and metrics."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+
+from app.metrics import HTTP_LATENCY, HTTP_REQUESTS, POOLS
+from app.services.container import Services, system_now
+from app.settings import Settings
+from app.storage.database import create_engine, redact
+from app.storage.migrate import current_revisions, head_revisions
+from graphql_schema.context import Context
+from graphql_schema.schema import build_schema
+
+log = structlog.stdlib.get_logger("app.web")
+
+KNOWN_ROUTES = frozenset({"/graphql", "/healthz", "/readyz", "/metrics"})
+
+
+class OMSGraphQL(GraphQL[Context, None]):
+    """Strawberry's ASGI app with our per-request context."""
+
+    def __init__(self, services_ref: Callable[[], Services], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._services = services_ref
+
+    async def get_context(self, request: Any, response: Any) -> Context:
+        return Context(
+            services=self._services(),
+            request=request,
+            response=response,
+            request_id=request.scope.get("state", {}).get("request_id"),
+        )
+
+
+class RequestContextMiddleware:
+    """Request id (``X-Request-ID`` in and out), structured access log, HTTP metrics."""
+
+    def __init__(self, app: ASGIApp, access_log: bool = True) -> None:
+        self.app = app
+        self.access_log = access_log
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        request_id = None
+        for key, value in scope.get("headers", ()):
+            if key == b"x-request-id":
+                request_id = value.decode("latin-1")[:128]
+                break
+        request_id = request_id or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        path = scope.get("path", "")
+        route = path if path in KNOWN_ROUTES else "other"
+        method = scope.get("method", "WS")
+        status = 500
+        started = time.perf_counter()
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode("latin-1")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            elapsed = time.perf_counter() - started
+            if scope["type"] == "http":
+                HTTP_REQUESTS.labels(method, route, str(status)).inc()
+                HTTP_LATENCY.labels(method, route).observe(elapsed)
+                if self.access_log:
+                    log.info(
+                        "http_request",
+                        method=method,
+                        path=path,
+                        status=status,
+                        duration_ms=round(elapsed * 1000, 2),
+                    )
+            structlog.contextvars.unbind_contextvars("request_id")
+
+
+def create_app(
+    settings: Settings,
+    database_url: str,
+    clock: Callable[[], datetime] = system_now,
+) -> Starlette:
+    holder: dict[str, Services] = {}
+    heads = head_revisions()
+
+    def services() -> Services:
+        return holder["services"]
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        engine = create_engine(database_url, settings)
+        svc = Services(engine, settings, clock=clock)
+        holder["services"] = svc
+        app.state.services = svc
+        engine_key = f"{id(engine):x}"
+        POOLS.engines[engine_key] = engine
+        log.info("service_started", database=redact(database_url))
+        try:
+            yield
+        finally:
+            POOLS.engines.pop(engine_key, None)
+            await engine.dispose()
+            log.info("service_stopped")
+
+    graphql_app = OMSGraphQL(
+        services,
+        schema=build_schema(settings),
+        graphql_ide="graphiql" if settings.graphiql else None,
+        allow_queries_via_get=False,
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
+        connection_init_wait_timeout=timedelta(seconds=10),
+        max_subscriptions_per_connection=50,
+        keep_alive=True,
+        keep_alive_interval=15,
+    )
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        svc = services()
+        checks: dict[str, str] = {}
+        ready = True
+        try:
+            async with svc.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:
+            log.warning("readiness_database_failed", error=type(exc).__name__)
+            checks["database"] = "unreachable"
+            ready = False
+        if ready:
+            current = await current_revisions(svc.engine)
+            if current == heads:
+                checks["migrations"] = "at head"
+            else:
+                checks["migrations"] = "behind head"
+                ready = False
+        body = {"status": "ready" if ready else "not ready", "checks": checks}
+        return JSONResponse(body, status_code=200 if ready else 503)
+
+    async def metrics(request: Request) -> Response:
+        return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    app = Starlette(
+        debug=settings.debug,
+        routes=[
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics),
+            Route("/graphql", graphql_app, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql_app),
+        ],
+        lifespan=lifespan,
+    )
+    app.add_middleware(RequestContextMiddleware, access_log=settings.access_log)
+    return app

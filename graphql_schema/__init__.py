@@ -1,0 +1,1 @@
+"""The GraphQL API: thin Strawberry types, inputs, queries, mutations and loaders per area."""

@@ -1,0 +1,95 @@
+"""Product types."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, cast
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from app.storage.tables import Product as ProductRow
+from graphql_schema.context import Context
+from graphql_schema.inventory.resolve import availability_for, pools_for
+from graphql_schema.inventory.types import (
+    Availability,
+    BackorderSettings,
+    InventoryPool,
+    PoolKind,
+    PreorderSettings,
+    backorder_settings,
+    preorder_settings,
+)
+from graphql_schema.relay import global_id
+
+
+@strawberry.type(description="A sellable variant (one SKU) with its selling policy.")
+class Product:
+    id: strawberry.ID
+    sku: str
+    name: str
+    family: str | None = strawberry.field(description="The style / parent product name.")
+    description: str | None
+    options: JSON
+    tags: list[str]
+    price_minor: int = strawberry.field(description="Unit price in minor units (cents).")
+    currency: str
+    release_date: date | None
+    safety_stock: int
+
+    @strawberry.field(description="What a PDP shows for this product.")
+    async def availability(
+        self,
+        info: Info[Context, Any],
+        quantity: int = 1,
+        channel: str | None = None,
+        region: str | None = None,
+    ) -> Availability:
+        return await availability_for(info, self.sku, quantity, channel, region)
+
+    @strawberry.field(
+        description="The SKU's pools: READY, PRE_ORDER, BACKORDER, RESERVED, CHANNEL."
+    )
+    async def pools(
+        self, info: Info[Context, Any], kind: PoolKind | None = None
+    ) -> list[InventoryPool]:
+        return await pools_for(info, self.sku, kind)
+
+    @strawberry.field
+    async def on_hand(self, info: Info[Context, Any]) -> int:
+        record = await info.context.loaders.record_by_sku.load(self.sku)
+        return record.snapshot.on_hand if record else 0
+
+    @strawberry.field
+    async def preorder(self, info: Info[Context, Any]) -> PreorderSettings | None:
+        record = await info.context.loaders.record_by_sku.load(self.sku)
+        return preorder_settings(record) if record else None
+
+    @strawberry.field
+    async def backorder(self, info: Info[Context, Any]) -> BackorderSettings | None:
+        record = await info.context.loaders.record_by_sku.load(self.sku)
+        return backorder_settings(record) if record else None
+
+    @classmethod
+    def from_row(cls, row: ProductRow) -> Product:
+        return cls(
+            id=global_id("Product", row.sku),
+            sku=row.sku,
+            name=row.name,
+            family=row.family,
+            description=row.description,
+            options=cast(JSON, dict(row.options)),
+            tags=list(row.tags),
+            price_minor=row.price_minor,
+            currency=row.currency,
+            release_date=row.release_date,
+            safety_stock=row.safety_stock,
+        )
+
+
+@strawberry.input
+class ProductFilterInput:
+    search: str | None = strawberry.UNSET
+    tags: list[str] | None = strawberry.UNSET
+    family: str | None = strawberry.UNSET

@@ -1,0 +1,50 @@
+"""docker-compose.yml must be a valid, coherent deployment even though CI cannot run Docker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from app.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _compose() -> dict:  # type: ignore[type-arg]
+    return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+
+
+def test_compose_runs_the_app_with_postgres_16_and_mailpit() -> None:
+    services = _compose()["services"]
+    assert set(services) >= {"app", "postgres", "mailpit"}
+    assert services["postgres"]["image"] == "postgres:16"
+    assert services["mailpit"]["image"].startswith("axllent/mailpit")
+    assert services["app"]["build"] == "."
+    assert (ROOT / "Dockerfile").exists()
+
+
+def test_compose_dependencies_and_volumes_are_declared() -> None:
+    compose = _compose()
+    services = compose["services"]
+    for name, service in services.items():
+        for dependency in service.get("depends_on", {}):
+            assert dependency in services, f"{name} depends on unknown service {dependency}"
+        for volume in service.get("volumes", []):
+            source = volume.split(":", 1)[0]
+            if not source.startswith((".", "/")):
+                assert source in compose.get("volumes", {}), f"volume {source} is not declared"
+
+
+def test_every_app_environment_variable_is_a_known_setting() -> None:
+    environment = _compose()["services"]["app"]["environment"]
+    known = {f"OMS_{name.upper()}" for name in Settings.model_fields}
+    for variable, value in environment.items():
+        assert variable in known, f"{variable} is not a setting"
+        assert isinstance(value, str), f"{variable} must be a string in compose"
+
+
+def test_the_app_points_at_the_compose_postgres() -> None:
+    environment = _compose()["services"]["app"]["environment"]
+    url = environment["OMS_DATABASE_URL"]
+    assert "@postgres:5432/" in url
