@@ -28,6 +28,11 @@ GRAPHQL_LATENCY = Histogram(
 )
 
 
+PDP_CACHE = Counter(
+    "oms_pdp_cache_total", "Anonymous catalog-read response cache lookups.", ["result"]
+)
+
+
 class PoolCollector(Collector):
     """Reads the SQLAlchemy pool of every live engine at scrape time."""
 

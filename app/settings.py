@@ -38,6 +38,22 @@ class Settings(BaseSettings):
     db_max_overflow: int = Field(
         default=20, description="Extra connections the pool may open under load."
     )
+    db_read_pool_size: int = Field(
+        default=10, description="Raw asyncpg connections for hot reads (PDP), per replica."
+    )
+    reference_cache_seconds: float = Field(
+        default=5.0,
+        description="How long regions and channels are cached in process (0 = every request).",
+    )
+    pdp_cache_seconds: float = Field(
+        default=1.0,
+        description="Anonymous catalog reads (PDP) are cached this long per replica and "
+        "dropped at once on any inventory change (0 = off).",
+    )
+    persisted_queries: bool = Field(
+        default=True,
+        description="Accept automatic persisted queries (APQ) besides the trusted documents.",
+    )
     db_pool_timeout: float = Field(
         default=10.0, description="Seconds to wait for a pooled connection."
     )

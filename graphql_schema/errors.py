@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
@@ -18,7 +19,11 @@ class UserError:
 
 
 class PublicError(Exception):
-    """An error whose message is safe to show to clients (auth, not found, limits)."""
+    """An error whose message is safe to show to clients (auth, not found, limits).
+
+    graphql-core copies ``extensions`` of the original exception into the ``GraphQLError``, so
+    every response error from a ``PublicError`` carries ``extensions.code``.
+    """
 
     code = "BAD_REQUEST"
 
@@ -26,6 +31,7 @@ class PublicError(Exception):
         super().__init__(message)
         if code:
             self.code = code
+        self.extensions: dict[str, Any] = {"code": self.code}
 
 
 class AuthenticationError(PublicError):

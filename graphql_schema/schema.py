@@ -6,16 +6,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 import strawberry
+from graphql import ASTValidationRule
 from strawberry.extensions import (
+    AddValidationRules,
     MaskErrors,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
-    QueryDepthLimiter,
     SchemaExtension,
     ValidationCache,
 )
 from strawberry.extensions.disable_introspection import DisableIntrospection
+from strawberry.extensions.max_aliases import create_validator as create_alias_validator
+from strawberry.extensions.query_depth_limiter import create_validator as create_depth_validator
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 
@@ -35,12 +37,17 @@ Mutation = merge_types("Mutation", (InventoryMutations,))
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     should_mask = make_should_mask(settings.debug)
+    limits: list[type[ASTValidationRule]] = [
+        create_depth_validator(settings.max_query_depth, None, None),
+        create_alias_validator(settings.max_aliases),
+    ]
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         OperationMetrics,
         lambda: ParserCache(maxsize=1024),
         lambda: ValidationCache(maxsize=1024),
-        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
-        lambda: MaxAliasesLimiter(max_alias_count=settings.max_aliases),
+        # One rule class per schema, built once: the validation cache keys on the rule
+        # classes, so per-request limiter instances (new classes each time) never hit it.
+        lambda: AddValidationRules(limits),
         lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         lambda: MaskErrors(should_mask_error=should_mask),
     ]

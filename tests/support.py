@@ -126,6 +126,7 @@ class LiveServer:
     services: Services
     ops_key: str
     client: httpx.AsyncClient
+    app: Any = None
     keys: dict[str, str] = field(default_factory=dict)
 
     async def gql(
@@ -166,9 +167,12 @@ async def live_server(database_url: str, **settings_overrides: Any) -> AsyncIter
         database_url=database_url,
         log_json=True,
         access_log=False,
-        db_pool_size=10,
-        db_max_overflow=80,
-        **settings_overrides,
+        **{
+            "db_pool_size": 10,
+            "db_max_overflow": 80,
+            "pdp_cache_seconds": 0,
+            **settings_overrides,
+        },
     )
     clock = MutableClock()
     app = create_app(settings, database_url, clock=clock)
@@ -190,7 +194,7 @@ async def live_server(database_url: str, **settings_overrides: Any) -> AsyncIter
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
     async with httpx.AsyncClient(base_url=base_url, timeout=30, limits=limits) as client:
         try:
-            yield LiveServer(base_url, database_url, clock, services, ops_key, client)
+            yield LiveServer(base_url, database_url, clock, services, ops_key, client, app)
         finally:
             server.should_exit = True
             await task

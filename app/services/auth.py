@@ -57,16 +57,12 @@ async def authenticate(services: Services, key: str) -> Actor | None:
     if len(parts) != 3 or parts[0] != "oms":
         return None
     _, prefix, secret = parts
-    async with services.engine.connect() as conn:
-        row = (
-            await conn.execute(
-                text(
-                    "SELECT name, secret_hash, scopes FROM api_keys "
-                    "WHERE prefix = :prefix AND revoked_at IS NULL"
-                ),
-                {"prefix": prefix},
-            )
-        ).first()
-    if row is None or not hmac.compare_digest(row.secret_hash, _hash(secret)):
+    async with services.read_pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT name, secret_hash, scopes FROM api_keys "
+            "WHERE prefix = $1 AND revoked_at IS NULL",
+            prefix,
+        )
+    if row is None or not hmac.compare_digest(row["secret_hash"], _hash(secret)):
         return None
-    return Actor(f"key:{prefix}:{row.name}", frozenset(row.scopes))
+    return Actor(f"key:{prefix}:{row['name']}", frozenset(row["scopes"]))

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-
-from sqlalchemy import text
+from typing import cast
 
 from app.domain.availability import (
     DEFAULT_MESSAGES,
@@ -19,6 +18,7 @@ from app.domain.availability import (
     resolve,
 )
 from app.services.container import Services
+from app.services.inventory import MAX_UNITS
 from app.services.results import CatalogErrorCode, Result
 from app.storage.inventory import SkuRecord
 
@@ -62,28 +62,32 @@ class ReferenceData:
     channels: frozenset[str]
 
 
+REFERENCE_SQL = (
+    "SELECT 'region' AS what, code, transit_min_days, transit_max_days, is_default "
+    "FROM regions UNION ALL SELECT 'channel', code, 0, 0, false FROM channels"
+)
+
+
 async def load_reference_data(services: Services) -> ReferenceData:
-    async with services.engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                text(
-                    "SELECT 'region' AS what, code, transit_min_days, transit_max_days, "
-                    "is_default FROM regions UNION ALL "
-                    "SELECT 'channel', code, 0, 0, false FROM channels"
-                )
-            )
-        ).all()
+    """Regions and channels; cached in process for ``OMS_REFERENCE_CACHE_SECONDS``."""
+    cached = services.cache.get("reference")
+    if cached is not None:
+        return cast(ReferenceData, cached)
+    async with services.read_pool.acquire() as conn:
+        rows = await conn.fetch(REFERENCE_SQL)
     regions: dict[str, RegionTransit] = {}
     channels: set[str] = set()
     for row in rows:
-        if row.what == "channel":
-            channels.add(row.code)
+        if row["what"] == "channel":
+            channels.add(row["code"])
             continue
-        region = RegionTransit(row.code, row.transit_min_days, row.transit_max_days)
-        regions[row.code] = region
-        if row.is_default:
+        region = RegionTransit(row["code"], row["transit_min_days"], row["transit_max_days"])
+        regions[row["code"]] = region
+        if row["is_default"]:
             regions[""] = region
-    return ReferenceData(regions, frozenset(channels))
+    data = ReferenceData(regions, frozenset(channels))
+    services.cache.put("reference", data, services.settings.reference_cache_seconds)
+    return data
 
 
 def answer(
@@ -184,6 +188,10 @@ async def product_availability(
     if quantity < 1:
         return Result.fail(
             CatalogErrorCode.INVALID_QUANTITY, "Quantity must be at least 1.", "quantity"
+        )
+    if quantity > MAX_UNITS:
+        return Result.fail(
+            CatalogErrorCode.INVALID_QUANTITY, f"Quantity must be at most {MAX_UNITS}.", "quantity"
         )
     if record is None:
         return Result.fail(CatalogErrorCode.NOT_FOUND, f"No product with SKU {sku!r}.", "sku")

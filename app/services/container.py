@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.settings import Settings
@@ -16,6 +18,26 @@ def system_now() -> datetime:
     return datetime.now(UTC)
 
 
+class TtlCache:
+    """A tiny in-process cache for slowly changing reference data (never for stock)."""
+
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[float, object]] = {}
+
+    def get(self, key: str) -> object | None:
+        item = self._items.get(key)
+        if item is None or item[0] < time.monotonic():
+            return None
+        return item[1]
+
+    def put(self, key: str, value: object, seconds: float) -> None:
+        if seconds > 0:
+            self._items[key] = (time.monotonic() + seconds, value)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
 class Services:
     """Built once per process in the app's lifespan; shared by all requests."""
 
@@ -24,8 +46,11 @@ class Services:
         engine: AsyncEngine,
         settings: Settings,
         clock: Callable[[], datetime] = system_now,
+        read_pool: asyncpg.Pool | None = None,
     ) -> None:
         self.engine = engine
+        self._read_pool = read_pool
+        self.cache = TtlCache()
         self.settings = settings
         self.session_factory = make_session_factory(engine)
         self.clock = clock
@@ -33,6 +58,13 @@ class Services:
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory)
+
+    @property
+    def read_pool(self) -> asyncpg.Pool:
+        """Raw asyncpg pool for hot single-statement reads."""
+        if self._read_pool is None:
+            raise RuntimeError("this Services has no read pool")
+        return self._read_pool
 
     def read_session(self) -> AsyncSession:
         """A session for reads: closing it detaches the loaded rows without expiring them."""

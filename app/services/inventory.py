@@ -21,12 +21,19 @@ from app.services.container import Services
 from app.services.results import Actor, CatalogErrorCode, Result, ServiceError
 from app.storage import inventory as store
 from app.storage.inventory import SkuRecord, iso
+from app.storage.notify import notify_inventory_changed
 
 E = CatalogErrorCode
 
 STOCK_REASONS = frozenset(
     {"COUNT", "RECEIPT", "DAMAGE", "LOSS", "RETURN", "CORRECTION", "TRANSFER", "SHIPMENT"}
 )
+
+MAX_UNITS = 100_000_000
+"""Upper bound for any unit count an admin sets: stock, deltas, caps, safety stock, holds.
+
+Far above any real SKU, far below PostgreSQL's ``int`` range, so sums of counters stay in it.
+"""
 
 
 @dataclass(frozen=True)
@@ -36,7 +43,7 @@ class ProductInput:
     family: str | None = None
     description: str | None = None
     tags: tuple[str, ...] = ()
-    options: dict[str, str] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
     price_minor: int = 0
     currency: str = "EUR"
     release_date: date | None = None
@@ -69,27 +76,44 @@ class BackorderInput:
     payment: PaymentInput = field(default_factory=PaymentInput)
 
 
-async def get_record(services: Services, sku: str) -> SkuRecord | None:
-    async with services.engine.connect() as conn:
-        return (await store.load_records(conn, [sku])).get(sku)
-
-
 async def load_records(services: Services, skus: list[str]) -> dict[str, SkuRecord]:
-    async with services.engine.connect() as conn:
-        return await store.load_records(conn, skus)
+    """Snapshots for many SKUs in one round trip (the DataLoader batch behind lists and PDP)."""
+    async with services.read_pool.acquire() as conn:
+        return await store.fetch_records(conn, skus)
 
 
 async def _record_in(session: AsyncSession, sku: str) -> SkuRecord:
     return (await store.load_records(session, [sku]))[sku]
 
 
+async def _changed(session: AsyncSession, sku: str) -> SkuRecord:
+    """End of every inventory write: tell all replicas (at commit) and return the new state."""
+    await notify_inventory_changed(session, sku)
+    return await _record_in(session, sku)
+
+
 def _not_found(sku: str, *path: str) -> Result[SkuRecord]:
     return Result.fail(E.NOT_FOUND, f"No product with SKU {sku!r}.", *(path or ("sku",)))
 
 
+def _too_many(quantity: int | None, *path: str, what: str = "Quantity") -> ServiceError | None:
+    """An ``INVALID_QUANTITY`` error when ``quantity`` is above ``MAX_UNITS``."""
+    if quantity is None or quantity <= MAX_UNITS:
+        return None
+    return ServiceError(path, E.INVALID_QUANTITY, f"{what} must be at most {MAX_UNITS}.")
+
+
+def _check_cap(cap: int | None) -> list[ServiceError]:
+    if cap is not None and cap < 0:
+        return [ServiceError(("input", "cap"), E.INVALID_QUANTITY, "Cap must be >= 0.")]
+    too_many = _too_many(cap, "input", "cap", what="Cap")
+    return [too_many] if too_many else []
+
+
 def _check_payment(payment: PaymentInput, prefix: str) -> list[ServiceError]:
+    """Deposit rules; errors point at ``<prefix>.paymentTerms`` (the GraphQL input field)."""
     errors: list[ServiceError] = []
-    where = (prefix, "payment")
+    where = (prefix, "paymentTerms")
     if payment.terms is PaymentTerms.DEPOSIT:
         if (payment.deposit_percent is None) == (payment.deposit_minor is None):
             errors.append(
@@ -127,17 +151,23 @@ def _check_payment(payment: PaymentInput, prefix: str) -> list[ServiceError]:
 async def create_product(services: Services, actor: Actor, data: ProductInput) -> Result[SkuRecord]:
     errors: list[ServiceError] = []
     if not data.sku.strip() or len(data.sku) > 64:
-        errors.append(ServiceError(("sku",), E.INVALID, "SKU must be 1 to 64 characters."))
+        errors.append(ServiceError(("input", "sku"), E.INVALID, "SKU must be 1 to 64 characters."))
     if not data.name.strip():
-        errors.append(ServiceError(("name",), E.INVALID, "Name must not be empty."))
+        errors.append(ServiceError(("input", "name"), E.INVALID, "Name must not be empty."))
     if data.price_minor < 0:
-        errors.append(ServiceError(("priceMinor",), E.INVALID, "Price must not be negative."))
+        errors.append(
+            ServiceError(("input", "priceMinor"), E.INVALID, "Price must not be negative.")
+        )
     if len(data.currency) != 3 or not data.currency.isalpha():
-        errors.append(ServiceError(("currency",), E.INVALID, "Currency is an ISO 4217 code."))
+        errors.append(
+            ServiceError(("input", "currency"), E.INVALID, "Currency is an ISO 4217 code.")
+        )
     if data.safety_stock < 0:
         errors.append(
-            ServiceError(("safetyStock",), E.INVALID_QUANTITY, "Safety stock must be >= 0.")
+            ServiceError(("input", "safetyStock"), E.INVALID_QUANTITY, "Safety stock must be >= 0.")
         )
+    elif too_many := _too_many(data.safety_stock, "input", "safetyStock", what="Safety stock"):
+        errors.append(too_many)
     if errors:
         return Result(errors=errors)
     async with services.uow() as uow:
@@ -165,13 +195,13 @@ async def create_product(services: Services, actor: Actor, data: ProductInput) -
                 )
             ).one()
         except IntegrityError:
-            return Result.fail(E.DUPLICATE_SKU, f"SKU {data.sku!r} already exists.", "sku")
+            return Result.fail(E.DUPLICATE_SKU, f"SKU {data.sku!r} already exists.", "input", "sku")
         await store.create_pools(uow.session, row.id)
         await store.recompute_ready(uow.session, row.id)
         await store.record_audit(
             uow.session, "product", data.sku, "product.created", actor.name, None, _asdict(data)
         )
-        record = await _record_in(uow.session, data.sku)
+        record = await _changed(uow.session, data.sku)
         await uow.commit()
     return Result(record)
 
@@ -179,9 +209,7 @@ async def create_product(services: Services, actor: Actor, data: ProductInput) -
 async def configure_preorder(
     services: Services, actor: Actor, data: PreorderInput
 ) -> Result[SkuRecord]:
-    errors = _check_payment(data.payment, "input")
-    if data.cap is not None and data.cap < 0:
-        errors.append(ServiceError(("input", "cap"), E.INVALID_QUANTITY, "Cap must be >= 0."))
+    errors = _check_payment(data.payment, "input") + _check_cap(data.cap)
     if errors:
         return Result(errors=errors)
     async with services.uow() as uow:
@@ -228,7 +256,7 @@ async def configure_preorder(
             before,
             _asdict(data),
         )
-        record = await _record_in(uow.session, data.sku)
+        record = await _changed(uow.session, data.sku)
         await uow.commit()
     return Result(record)
 
@@ -236,9 +264,7 @@ async def configure_preorder(
 async def configure_backorder(
     services: Services, actor: Actor, data: BackorderInput
 ) -> Result[SkuRecord]:
-    errors = _check_payment(data.payment, "input")
-    if data.cap is not None and data.cap < 0:
-        errors.append(ServiceError(("input", "cap"), E.INVALID_QUANTITY, "Cap must be >= 0."))
+    errors = _check_payment(data.payment, "input") + _check_cap(data.cap)
     if errors:
         return Result(errors=errors)
     async with services.uow() as uow:
@@ -282,7 +308,7 @@ async def configure_backorder(
             before,
             _asdict(data),
         )
-        record = await _record_in(uow.session, data.sku)
+        record = await _changed(uow.session, data.sku)
         await uow.commit()
     return Result(record)
 
@@ -327,8 +353,18 @@ async def change_stock(
         errors.append(
             ServiceError(("input", "quantity"), E.INVALID_QUANTITY, "Quantity must be >= 0.")
         )
+    elif too_many := _too_many(quantity, "input", "quantity"):
+        errors.append(too_many)
     if delta == 0:
         errors.append(ServiceError(("input", "delta"), E.INVALID_QUANTITY, "Delta must not be 0."))
+    elif delta is not None and abs(delta) > MAX_UNITS:
+        errors.append(
+            ServiceError(
+                ("input", "delta"),
+                E.INVALID_QUANTITY,
+                f"Delta must be between -{MAX_UNITS} and {MAX_UNITS}.",
+            )
+        )
     if reason not in STOCK_REASONS:
         errors.append(
             ServiceError(
@@ -365,6 +401,13 @@ async def change_stock(
                 "input",
                 "delta",
             )
+        if new > MAX_UNITS:
+            return Result.fail(
+                E.INVALID_QUANTITY,
+                f"{current} on hand at {location}; adding {delta} would exceed {MAX_UNITS}.",
+                "input",
+                "delta",
+            )
         await uow.session.execute(
             text(
                 "INSERT INTO stock_levels (product_id, location_code, on_hand) "
@@ -389,7 +432,7 @@ async def change_stock(
             },
         )
         await store.recompute_ready(uow.session, product.id)
-        record = await _record_in(uow.session, sku)
+        record = await _changed(uow.session, sku)
         await uow.commit()
     return Result(record)
 
@@ -399,6 +442,8 @@ async def set_safety_stock(
 ) -> Result[SkuRecord]:
     if quantity < 0:
         return Result.fail(E.INVALID_QUANTITY, "Safety stock must be >= 0.", "input", "quantity")
+    if too_many := _too_many(quantity, "input", "quantity", what="Safety stock"):
+        return Result(errors=[too_many])
     async with services.uow() as uow:
         product = await store.lock_product(uow.session, sku)
         if product is None:
@@ -417,7 +462,7 @@ async def set_safety_stock(
             {"safetyStock": product.safety_stock},
             {"safetyStock": quantity},
         )
-        record = await _record_in(uow.session, sku)
+        record = await _changed(uow.session, sku)
         await uow.commit()
     return Result(record)
 
@@ -438,6 +483,8 @@ async def allocate_channel_pool(
         )
     if quantity is not None and quantity < 0:
         return Result.fail(E.INVALID_QUANTITY, "Quantity must be >= 0.", "input", "quantity")
+    if too_many := _too_many(quantity, "input", "quantity"):
+        return Result(errors=[too_many])
     if share_percent is not None and not 0 <= share_percent <= 100:
         return Result.fail(
             E.INVALID_QUANTITY, "sharePercent must be between 0 and 100.", "input", "sharePercent"
@@ -494,7 +541,7 @@ async def allocate_channel_pool(
             {"channel": channel, "hold": own_now},
             {"channel": channel, "quantity": quantity, "sharePercent": share_percent},
         )
-        record = await _record_in(uow.session, sku)
+        record = await _changed(uow.session, sku)
         await uow.commit()
     return Result(record)
 

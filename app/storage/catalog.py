@@ -20,11 +20,21 @@ class ProductFilter:
     family: str | None = None
 
 
+def escape_like(text: str) -> str:
+    """``text`` as a literal inside a LIKE pattern whose escape character is a backslash."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _filtered(flt: ProductFilter) -> SelectOfScalar[Product]:
     stmt = select(Product)
     if flt.search:
-        pattern = f"%{flt.search}%"
-        stmt = stmt.where(or_(col(Product.sku).ilike(pattern), col(Product.name).ilike(pattern)))
+        pattern = f"%{escape_like(flt.search)}%"
+        stmt = stmt.where(
+            or_(
+                col(Product.sku).ilike(pattern, escape="\\"),
+                col(Product.name).ilike(pattern, escape="\\"),
+            )
+        )
     if flt.tags:
         stmt = stmt.where(col(Product.tags).contains(list(flt.tags)))
     if flt.family:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
+import asyncpg
+import orjson
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -68,7 +70,7 @@ class SkuRecord:
 
 
 def _pool_rows(raw: Any) -> tuple[PoolRow, ...]:
-    items = json.loads(raw) if isinstance(raw, str) else raw
+    items = orjson.loads(raw) if isinstance(raw, str) else raw
     return tuple(
         PoolRow(
             PoolKind(kind),
@@ -82,18 +84,19 @@ def _pool_rows(raw: Any) -> tuple[PoolRow, ...]:
     )
 
 
-def record_from_row(row: Any) -> SkuRecord:
-    pools = _pool_rows(row.pools)
+def record_from_row(row: Mapping[str, Any]) -> SkuRecord:
+    """A record from one row of ``SNAPSHOT_SQL`` (an asyncpg Record or a row mapping)."""
+    pools = _pool_rows(row["pools"])
     by_kind = {p.kind: p for p in pools if p.kind is not PoolKind.CHANNEL}
     ready = by_kind.get(PoolKind.READY)
     pre = by_kind.get(PoolKind.PRE_ORDER)
     back = by_kind.get(PoolKind.BACKORDER)
     reserved = by_kind.get(PoolKind.RESERVED)
     snapshot = SkuSnapshot(
-        sku=row.sku,
-        release_date=row.release_date,
-        on_hand=row.on_hand,
-        safety_stock=row.safety_stock,
+        sku=row["sku"],
+        release_date=row["release_date"],
+        on_hand=row["on_hand"],
+        safety_stock=row["safety_stock"],
         ready_committed=ready.committed if ready else 0,
         reserved=reserved.committed if reserved else 0,
         channel_holds=tuple(
@@ -102,28 +105,28 @@ def record_from_row(row: Any) -> SkuRecord:
             if p.kind is PoolKind.CHANNEL
         ),
         preorder=PreorderPolicy(
-            enabled=row.preorder_enabled,
+            enabled=row["preorder_enabled"],
             cap=pre.capacity if pre else None,
             committed=pre.committed if pre else 0,
-            message_template=row.preorder_message,
-            payment=PaymentTerms(row.preorder_payment),
+            message_template=row["preorder_message"],
+            payment=PaymentTerms(row["preorder_payment"]),
         ),
         backorder=BackorderPolicy(
-            allowed=row.backorder_allowed,
+            allowed=row["backorder_allowed"],
             cap=back.capacity if back else None,
             committed=back.committed if back else 0,
-            message_template=row.backorder_message,
-            payment=PaymentTerms(row.backorder_payment),
+            message_template=row["backorder_message"],
+            payment=PaymentTerms(row["backorder_payment"]),
         ),
     )
     return SkuRecord(
-        product_id=row.id,
+        product_id=row["id"],
         snapshot=snapshot,
-        tags=tuple(row.tags),
-        preorder_deposit_percent=_float(row.preorder_deposit_percent),
-        preorder_deposit_minor=row.preorder_deposit_minor,
-        backorder_deposit_percent=_float(row.backorder_deposit_percent),
-        backorder_deposit_minor=row.backorder_deposit_minor,
+        tags=tuple(row["tags"]),
+        preorder_deposit_percent=_float(row["preorder_deposit_percent"]),
+        preorder_deposit_minor=row["preorder_deposit_minor"],
+        backorder_deposit_percent=_float(row["backorder_deposit_percent"]),
+        backorder_deposit_minor=row["backorder_deposit_minor"],
         pools=pools,
     )
 
@@ -139,7 +142,18 @@ async def load_records(
     if not skus:
         return {}
     result = await conn.execute(text(SNAPSHOT_SQL), {"skus": list(skus)})
-    return {row.sku: record_from_row(row) for row in result}
+    return {row.sku: record_from_row(cast(Mapping[str, Any], row._mapping)) for row in result}
+
+
+SNAPSHOT_SQL_ASYNCPG = SNAPSHOT_SQL.replace(":skus", "$1")
+
+
+async def fetch_records(conn: asyncpg.Connection, skus: Sequence[str]) -> dict[str, SkuRecord]:
+    """The same snapshots on a raw asyncpg connection: one round trip, no ORM."""
+    if not skus:
+        return {}
+    rows = await conn.fetch(SNAPSHOT_SQL_ASYNCPG, list(skus))
+    return {row["sku"]: record_from_row(row) for row in rows}
 
 
 async def lock_product(session: AsyncSession, sku: str) -> Any:

@@ -90,7 +90,7 @@ class Product(SQLModel, table=True):
     name: str = Field(sa_column=Column(Text, nullable=False))
     family: str | None = Field(default=None, sa_column=Column(Text))
     description: str | None = Field(default=None, sa_column=Column(Text))
-    options: dict[str, str] = Field(
+    options: dict[str, Any] = Field(
         default_factory=dict,
         sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     )

@@ -7,7 +7,6 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from typing import Any
 
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -17,7 +16,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-from strawberry.asgi import GraphQL
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from app.metrics import HTTP_LATENCY, HTTP_REQUESTS, POOLS
@@ -25,28 +23,16 @@ from app.services.container import Services, system_now
 from app.settings import Settings
 from app.storage.database import create_engine, redact
 from app.storage.migrate import current_revisions, head_revisions
-from graphql_schema.context import Context
+from app.storage.notify import INVENTORY_CHANNEL, ChangeListener
+from app.storage.readpool import create_read_pool
+from app.web.documents import DocumentStore
+from app.web.graphql_view import OMSGraphQL
+from app.web.response_cache import ResponseCache
 from graphql_schema.schema import build_schema
 
 log = structlog.stdlib.get_logger("app.web")
 
 KNOWN_ROUTES = frozenset({"/graphql", "/healthz", "/readyz", "/metrics"})
-
-
-class OMSGraphQL(GraphQL[Context, None]):
-    """Strawberry's ASGI app with our per-request context."""
-
-    def __init__(self, services_ref: Callable[[], Services], **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._services = services_ref
-
-    async def get_context(self, request: Any, response: Any) -> Context:
-        return Context(
-            services=self._services(),
-            request=request,
-            response=response,
-            request_id=request.scope.get("state", {}).get("request_id"),
-        )
 
 
 class RequestContextMiddleware:
@@ -108,6 +94,10 @@ def create_app(
 ) -> Starlette:
     holder: dict[str, Services] = {}
     heads = head_revisions()
+    documents = DocumentStore(allow_registration=settings.persisted_queries)
+    documents.load_trusted()
+    response_cache = ResponseCache(settings.pdp_cache_seconds)
+    response_cache.set_enabled(False)  # until the change listener is connected
 
     def services() -> Services:
         return holder["services"]
@@ -115,21 +105,40 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = create_engine(database_url, settings)
-        svc = Services(engine, settings, clock=clock)
+        read_pool = await create_read_pool(database_url, settings.db_read_pool_size)
+        svc = Services(engine, settings, clock=clock, read_pool=read_pool)
         holder["services"] = svc
         app.state.services = svc
         engine_key = f"{id(engine):x}"
         POOLS.engines[engine_key] = engine
+
+        def on_change(channel: str, payload: str) -> None:
+            response_cache.clear()
+            svc.cache.clear()
+
+        def on_listener_state(connected: bool) -> None:
+            # Without the wake-up, caches could outlive a change: keep them off until back.
+            response_cache.set_enabled(connected)
+            svc.cache.clear()
+            log.info("change_listener", connected=connected)
+
+        listener = ChangeListener(database_url, (INVENTORY_CHANNEL,), on_change, on_listener_state)
+        listener.start()
+        app.state.listener = listener
         log.info("service_started", database=redact(database_url))
         try:
             yield
         finally:
+            await listener.stop()
             POOLS.engines.pop(engine_key, None)
+            await read_pool.close()
             await engine.dispose()
             log.info("service_stopped")
 
     graphql_app = OMSGraphQL(
         services,
+        documents,
+        response_cache,
         schema=build_schema(settings),
         graphql_ide="graphiql" if settings.graphiql else None,
         allow_queries_via_get=False,
@@ -180,4 +189,6 @@ def create_app(
         lifespan=lifespan,
     )
     app.add_middleware(RequestContextMiddleware, access_log=settings.access_log)
+    app.state.response_cache = response_cache
+    app.state.documents = documents
     return app

@@ -12,7 +12,7 @@ from strawberry.types import Info
 from app.domain.availability import PaymentTerms as DomainPaymentTerms
 from app.services import inventory
 from app.services.inventory import BackorderInput, PaymentInput, PreorderInput, ProductInput
-from app.services.results import Result
+from app.services.results import CatalogErrorCode, Result
 from app.storage.inventory import SkuRecord
 from graphql_schema.auth import require_scope
 from graphql_schema.context import Context
@@ -142,7 +142,17 @@ class InventoryMutations:
         self, info: Info[Context, Any], input: CreateProductInput
     ) -> ProductPayload:
         actor = await require_scope(info, "ops")
-        options: dict[str, Any] = input.options if isinstance(input.options, dict) else {}
+        options: Any = {} if input.options is None else input.options
+        if not isinstance(options, dict):
+            return await _payload(
+                info,
+                Result[SkuRecord].fail(
+                    CatalogErrorCode.INVALID,
+                    'options must be a JSON object, e.g. {"color": "red"}.',
+                    "input",
+                    "options",
+                ),
+            )
         result = await inventory.create_product(
             info.context.services,
             actor,
@@ -152,7 +162,7 @@ class InventoryMutations:
                 family=input.family,
                 description=input.description,
                 tags=tuple(input.tags),
-                options={str(k): str(v) for k, v in options.items()},
+                options=options,
                 price_minor=input.price_minor,
                 currency=input.currency,
                 release_date=input.release_date,

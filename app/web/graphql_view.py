@@ -1,0 +1,116 @@
+"""Strawberry's ASGI view with our context, persisted documents and the anonymous read cache."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.types.unset import UNSET
+
+from app.metrics import PDP_CACHE
+from app.services.container import Services
+from app.web.documents import DocumentStore
+from app.web.response_cache import ResponseCache, is_public_read
+from graphql_schema.context import Context
+
+AUTH_HEADERS = (b"authorization", b"x-api-key")
+
+
+def _error(message: str, code: str) -> Response:
+    body = {"errors": [{"message": message, "extensions": {"code": code}}]}
+    return Response(orjson.dumps(body), media_type="application/json")
+
+
+class OMSGraphQL(GraphQL[Context, None]):
+    def __init__(
+        self,
+        services_ref: Callable[[], Services],
+        documents: DocumentStore,
+        response_cache: ResponseCache,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._services = services_ref
+        self.documents = documents
+        self.response_cache = response_cache
+
+    async def get_context(self, request: Any, response: Any) -> Context:
+        return Context(
+            services=self._services(),
+            request=request,
+            response=response,
+            request_id=request.scope.get("state", {}).get("request_id"),
+        )
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    async def run(  # type: ignore[override]
+        self,
+        request: Request | WebSocket,
+        context: Context = UNSET,
+        root_value: None = UNSET,
+    ) -> Response | WebSocket:
+        if not isinstance(request, Request) or request.method != "POST":
+            return await super().run(request, context, root_value)  # type: ignore[arg-type]
+        try:
+            data = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            return await super().run(request, context, root_value)
+        if not isinstance(data, dict):  # batches and junk: Strawberry answers those
+            return await super().run(request, context, root_value)
+
+        query = data.get("query")
+        persisted = (data.get("extensions") or {}).get("persistedQuery")
+        if isinstance(persisted, dict) and isinstance(persisted.get("sha256Hash"), str):
+            digest = persisted["sha256Hash"]
+            if isinstance(query, str):
+                if not self.documents.register(digest, query):
+                    return _error("The hash does not match the document.", "PERSISTED_QUERY_HASH")
+            else:
+                query = self.documents.lookup(digest)
+                if query is None:
+                    return _error("PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND")
+                data["query"] = query
+                request._body = orjson.dumps(data)
+
+        key: bytes | None = None
+        operation_name = data.get("operationName")
+        if (
+            self.response_cache.enabled
+            and isinstance(query, str)
+            and (operation_name is None or isinstance(operation_name, str))
+            and not any(k in AUTH_HEADERS for k, _ in request.scope["headers"])
+            and is_public_read(query, operation_name)
+        ):
+            variables = orjson.dumps(data.get("variables") or {}, option=orjson.OPT_SORT_KEYS)
+            key = ResponseCache.key(query, operation_name, variables)
+            hit = self.response_cache.get(key)
+            if hit is not None:
+                PDP_CACHE.labels("hit").inc()
+                if request.headers.get("if-none-match") == hit.etag:
+                    return Response(status_code=304, headers=self._cache_headers(hit.etag))
+                return Response(
+                    hit.body, media_type="application/json", headers=self._cache_headers(hit.etag)
+                )
+            PDP_CACHE.labels("miss").inc()
+
+        response = await super().run(request, context, root_value)
+        if key is not None and isinstance(response, Response) and response.status_code == 200:
+            body = bytes(response.body)
+            if b'"errors"' not in body:
+                entry = self.response_cache.put(key, body)
+                response.headers.update(self._cache_headers(entry.etag))
+        return response
+
+    def _cache_headers(self, etag: str) -> dict[str, str]:
+        return {
+            "Cache-Control": f"public, max-age={max(1, int(self.response_cache.seconds))}",
+            "ETag": etag,
+            "Vary": "Authorization, X-API-Key",
+        }

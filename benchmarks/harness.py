@@ -1,0 +1,194 @@
+"""Benchmark plumbing: a database, servers in subprocesses, and a lean HTTP load generator.
+
+The load generator speaks HTTP/1.1 keep-alive over raw asyncio streams, so that the client costs
+far less CPU than the servers it measures (both servers share these 2 cores with it and with
+PostgreSQL). Every figure is printed beside a bare baseline measured on the same run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+
+from app.storage.database import start_embedded_server, to_asyncpg_dsn, with_database
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def benchmark_database(name: str) -> Iterator[str]:
+    """A fresh database on ``OMS_DATABASE_URL``'s server or on an embedded one."""
+    admin = os.environ.get("OMS_BENCH_ADMIN_URL") or os.environ.get("OMS_TEST_DATABASE_URL")
+    folder = None
+    if not admin:
+        folder = tempfile.mkdtemp(prefix="oms-bench-pg-")
+        os.chmod(folder, 0o755)
+        admin = start_embedded_server(Path(folder))
+
+    async def recreate() -> None:
+        conn = await asyncpg.connect(to_asyncpg_dsn(admin))
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(recreate())
+    try:
+        yield with_database(admin, name)
+    finally:
+        if folder is None:
+
+            async def drop() -> None:
+                conn = await asyncpg.connect(to_asyncpg_dsn(admin))
+                try:
+                    await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                finally:
+                    await conn.close()
+
+            asyncio.run(drop())
+
+
+@contextlib.contextmanager
+def server_process(args: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[None]:
+    full_env = {**os.environ, **(env or {})}
+    proc = subprocess.Popen(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env=full_env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "exited")
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError(f"server on {port} did not start")
+        yield
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+@dataclass
+class LoadResult:
+    requests: int
+    errors: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    def percentile(self, p: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        data = sorted(self.latencies)
+        index = min(len(data) - 1, max(0, round(p / 100 * len(data)) - 1))
+        return data[index]
+
+    def line(self, label: str) -> str:
+        return (
+            f"{label:<34} {self.rps:>9.0f} req/s   p50 {self.percentile(50) * 1000:6.2f} ms   "
+            f"p99 {self.percentile(99) * 1000:6.2f} ms   errors {self.errors}"
+        )
+
+
+def build_request(path: str, body: dict[str, object], headers: dict[str, str]) -> bytes:
+    payload = json.dumps(body).encode()
+    lines = [
+        f"POST {path} HTTP/1.1",
+        "Host: 127.0.0.1",
+        "Content-Type: application/json",
+        f"Content-Length: {len(payload)}",
+        *(f"{k}: {v}" for k, v in headers.items()),
+        "",
+        "",
+    ]
+    return "\r\n".join(lines).encode() + payload
+
+
+async def _one_connection(
+    port: int,
+    requests: list[bytes],
+    stop_at: float,
+    latencies: list[float],
+    counters: list[int],
+    check: bytes | None,
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    i = 0
+    try:
+        while time.perf_counter() < stop_at:
+            request = requests[i % len(requests)]
+            i += 1
+            started = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            body = await reader.readexactly(length)
+            latencies.append(time.perf_counter() - started)
+            ok = head.startswith(b"HTTP/1.1 200") and (check is None or check in body)
+            counters[0 if ok else 1] += 1
+    finally:
+        writer.close()
+
+
+async def run_load(
+    port: int,
+    requests: list[bytes],
+    seconds: float,
+    connections: int,
+    check: bytes | None = None,
+) -> LoadResult:
+    latencies: list[float] = []
+    counters = [0, 0]
+    started = time.perf_counter()
+    stop_at = started + seconds
+    await asyncio.gather(
+        *(
+            _one_connection(port, requests[i:] + requests[:i], stop_at, latencies, counters, check)
+            for i in range(connections)
+        )
+    )
+    elapsed = time.perf_counter() - started
+    return LoadResult(counters[0], counters[1], elapsed, latencies)
+
+
+def summary(values: list[float]) -> str:
+    return f"median {statistics.median(values):.3f} (runs: {', '.join(f'{v:.3f}' for v in values)})"

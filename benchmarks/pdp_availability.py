@@ -1,0 +1,158 @@
+"""PDP availability: requests/s and p99 through the full HTTP stack vs a bare endpoint.
+
+Both servers run as one uvicorn process each against the same database on the same run; the
+load generator (keep-alive HTTP/1.1, raw asyncio) runs here. Prints both lines and the ratio.
+
+    .venv/bin/python -m benchmarks.pdp_availability [--seconds 10] [--connections 32]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import random
+import re
+import urllib.request
+
+import asyncpg
+import uvloop
+
+from app.settings import Settings
+from app.storage.database import to_asyncpg_dsn
+from app.storage.migrate import upgrade_to_head
+from app.web.documents import TRUSTED_DIR
+from benchmarks.harness import (
+    LoadResult,
+    benchmark_database,
+    build_request,
+    free_port,
+    run_load,
+    server_process,
+)
+
+PDP_DOCUMENT = (TRUSTED_DIR / "pdp.graphql").read_text(encoding="utf-8")
+PDP_HASH = hashlib.sha256(PDP_DOCUMENT.encode()).hexdigest()
+
+SEED_SQL = """
+INSERT INTO channels (code, name, kind) VALUES ('webstore', 'Webstore', 'WEBSTORE')
+    ON CONFLICT DO NOTHING;
+INSERT INTO regions (code, name, transit_min_days, transit_max_days, is_default)
+    VALUES ('EU', 'EU', 2, 4, true) ON CONFLICT DO NOTHING;
+INSERT INTO locations (code, name) VALUES ('main', 'Main') ON CONFLICT DO NOTHING;
+INSERT INTO products (sku, name, price_minor, release_date, preorder_enabled, preorder_message,
+                      preorder_payment, preorder_deposit_percent, backorder_allowed)
+SELECT 'SKU-' || lpad(i::text, 5, '0'), 'Product ' || i, 1000 + i,
+       CASE WHEN i % 3 = 1 THEN current_date + 30 ELSE current_date - 30 END,
+       i % 3 = 1, CASE WHEN i % 3 = 1 THEN 'Ships from {date}' END,
+       CASE WHEN i % 3 = 1 THEN 'DEPOSIT' ELSE 'FULL' END,
+       CASE WHEN i % 3 = 1 THEN 20 END,
+       i % 3 = 2
+FROM generate_series(1, $1) AS i;
+"""
+
+
+async def seed(url: str, count: int) -> list[str]:
+    conn = await asyncpg.connect(to_asyncpg_dsn(url))
+    try:
+        statements = [s for s in SEED_SQL.split(";\n") if s.strip()]
+        for statement in statements[:-1]:
+            await conn.execute(statement)
+        await conn.execute(statements[-1], count)
+        await conn.execute(
+            "INSERT INTO inventory_pools (product_id, kind, capacity) "
+            "SELECT id, k.kind, CASE WHEN k.kind = 'READY' THEN 0 END FROM products, "
+            "(VALUES ('READY'), ('PRE_ORDER'), ('BACKORDER'), ('RESERVED')) AS k(kind)"
+        )
+        await conn.execute("UPDATE inventory_pools SET capacity = 500 WHERE kind = 'PRE_ORDER'")
+        await conn.execute(
+            "INSERT INTO stock_levels (product_id, location_code, on_hand) "
+            "SELECT id, 'main', 100 FROM products WHERE NOT preorder_enabled "
+            "AND NOT backorder_allowed"
+        )
+        await conn.execute(
+            "UPDATE inventory_pools ip SET capacity = s.on_hand FROM stock_levels s "
+            "WHERE s.product_id = ip.product_id AND ip.kind = 'READY'"
+        )
+        await conn.execute("ANALYZE")
+        rows = await conn.fetch("SELECT sku FROM products ORDER BY sku")
+        return [r["sku"] for r in rows]
+    finally:
+        await conn.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--skus", type=int, default=1000)
+    args = parser.parse_args()
+
+    with benchmark_database("oms_bench_pdp") as url:
+        upgrade_to_head(url)
+        skus = asyncio.run(seed(url, args.skus))
+        rng = random.Random(7)
+        picks = [rng.choice(skus) for _ in range(2000)]
+        graphql_requests = [
+            build_request(
+                "/graphql",
+                {
+                    "operationName": "PDP",
+                    "variables": {"sku": sku, "quantity": 1},
+                    "extensions": {"persistedQuery": {"version": 1, "sha256Hash": PDP_HASH}},
+                },
+                {},
+            )
+            for sku in picks
+        ]
+        bare_requests = [build_request("/pdp", {"sku": sku, "quantity": 1}, {}) for sku in picks]
+
+        async def measure(port: int, requests: list[bytes]) -> LoadResult:
+            await run_load(port, requests, args.warmup, args.connections, b'"state"')
+            return await run_load(port, requests, args.seconds, args.connections, b'"state"')
+
+        results: dict[str, LoadResult] = {}
+        hit_ratio: dict[str, str] = {}
+        bare_port = free_port()
+        with server_process(["-m", "benchmarks.bare_pdp", url, str(bare_port)], bare_port):
+            results["bare"] = uvloop.run(measure(bare_port, bare_requests))
+        for label, cache_seconds in (("no response cache", "0"), ("1 s anonymous cache", "1")):
+            port = free_port()
+            env = {
+                "OMS_DATABASE_URL": url,
+                "OMS_PORT": str(port),
+                "OMS_ACCESS_LOG": "false",
+                "OMS_LOG_LEVEL": "WARNING",
+                "OMS_PDP_CACHE_SECONDS": cache_seconds,
+            }
+            with server_process(["-m", "app", "serve"], port, env):
+                results[label] = uvloop.run(measure(port, graphql_requests))
+                metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read()
+                counts = dict(
+                    re.findall(rb'oms_pdp_cache_total\{result="(\w+)"\} ([0-9.e+]+)', metrics)
+                )
+                hits = float(counts.get(b"hit", 0))
+                misses = float(counts.get(b"miss", 0))
+                hit_ratio[label] = f"{hits / (hits + misses):.0%}" if hits + misses else "n/a"
+
+    settings = Settings()
+    print(
+        f"PDP availability, {args.skus} SKUs, {args.connections} connections, "
+        f"{args.seconds:.0f} s after {args.warmup:.0f} s warm-up "
+        f"(depth limit {settings.max_query_depth})"
+    )
+    bare = results["bare"]
+    print(bare.line("bare Starlette + asyncpg"))
+    for label in ("no response cache", "1 s anonymous cache"):
+        r = results[label]
+        print(r.line(f"productAvailability, {label}"))
+        print(
+            f"  ratio to bare: {r.rps / bare.rps:.2f} (target >= 0.50); "
+            f"p99 ratio {r.percentile(99) / bare.percentile(99):.2f}; "
+            f"cache hits {hit_ratio[label]}"
+        )
+
+
+if __name__ == "__main__":
+    main()
