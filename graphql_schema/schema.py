@@ -10,10 +10,7 @@ from graphql import ASTValidationRule
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
-    MaxTokensLimiter,
-    ParserCache,
     SchemaExtension,
-    ValidationCache,
 )
 from strawberry.extensions.disable_introspection import DisableIntrospection
 from strawberry.extensions.max_aliases import create_validator as create_alias_validator
@@ -23,7 +20,7 @@ from strawberry.tools import merge_types
 
 from app.settings import Settings
 from graphql_schema.errors import make_should_mask
-from graphql_schema.extensions import OperationMetrics
+from graphql_schema.extensions import DocumentCache, OperationMetrics
 from graphql_schema.inventory.mutations import InventoryMutations
 from graphql_schema.inventory.queries import InventoryQueries
 from graphql_schema.products.queries import ProductQueries
@@ -37,18 +34,17 @@ Mutation = merge_types("Mutation", (InventoryMutations,))
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     should_mask = make_should_mask(settings.debug)
+    documents = DocumentCache(max_tokens=settings.max_tokens)
     limits: list[type[ASTValidationRule]] = [
         create_depth_validator(settings.max_query_depth, None, None),
         create_alias_validator(settings.max_aliases),
     ]
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
         OperationMetrics,
-        lambda: ParserCache(maxsize=1024),
-        lambda: ValidationCache(maxsize=1024),
+        documents.extension,
         # One rule class per schema, built once: the validation cache keys on the rule
         # classes, so per-request limiter instances (new classes each time) never hit it.
         lambda: AddValidationRules(limits),
-        lambda: MaxTokensLimiter(max_token_count=settings.max_tokens),
         lambda: MaskErrors(should_mask_error=should_mask),
     ]
     if not settings.introspection:

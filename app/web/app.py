@@ -28,6 +28,8 @@ from app.storage.readpool import create_read_pool
 from app.web.documents import DocumentStore
 from app.web.graphql_view import OMSGraphQL
 from app.web.response_cache import ResponseCache
+from graphql_schema.fast_path import compile_documents
+from graphql_schema.inventory.resolve import availability_for
 from graphql_schema.schema import build_schema
 
 log = structlog.stdlib.get_logger("app.web")
@@ -135,11 +137,18 @@ def create_app(
             await engine.dispose()
             log.info("service_stopped")
 
+    schema = build_schema(settings)
+    compiled = compile_documents(
+        schema._schema,
+        list(documents.trusted.values()),
+        {"productAvailability": availability_for},
+    )
     graphql_app = OMSGraphQL(
         services,
         documents,
         response_cache,
-        schema=build_schema(settings),
+        compiled,
+        schema=schema,
         graphql_ide="graphiql" if settings.graphiql else None,
         allow_queries_via_get=False,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
@@ -191,4 +200,5 @@ def create_app(
     app.add_middleware(RequestContextMiddleware, access_log=settings.access_log)
     app.state.response_cache = response_cache
     app.state.documents = documents
+    app.state.compiled = compiled
     return app

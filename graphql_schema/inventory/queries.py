@@ -36,7 +36,7 @@ class InventoryQueries:
         channel: str | None = None,
         region: str | None = None,
     ) -> Availability:
-        return await availability_for(info, sku, quantity, channel, region)
+        return await availability_for(info.context, sku, quantity, channel, region)
 
     @strawberry.field(description="Inventory pools, optionally for one SKU and of one kind.")
     async def pools(

@@ -12,17 +12,17 @@ from graphql_schema.inventory.types import Availability, InventoryPool, PoolKind
 
 
 async def availability_for(
-    info: Info[Context, Any],
+    context: Context,
     sku: str,
-    quantity: int,
-    channel: str | None,
-    region: str | None,
+    quantity: int = 1,
+    channel: str | None = None,
+    region: str | None = None,
 ) -> Availability:
-    loaders = info.context.loaders
+    loaders = context.loaders
     record = await loaders.record_by_sku.load(sku)
     reference = await loaders.reference()
     result = await availability_service.product_availability(
-        info.context.services, record, sku, quantity, channel, region, reference
+        context.services, record, sku, quantity, channel, region, reference
     )
     if result.value is None:
         return Availability.rejected(sku, quantity, result.errors)

@@ -46,7 +46,7 @@ class Product:
         channel: str | None = None,
         region: str | None = None,
     ) -> Availability:
-        return await availability_for(info, self.sku, quantity, channel, region)
+        return await availability_for(info.context, self.sku, quantity, channel, region)
 
     @strawberry.field(
         description="The SKU's pools: READY, PRE_ORDER, BACKORDER, RESERVED, CHANNEL."
