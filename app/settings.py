@@ -68,6 +68,9 @@ class Settings(BaseSettings):
         default=False, description="Load the idempotent demo data set at start-up."
     )
     access_log: bool = Field(default=True, description="Log one line per HTTP request.")
+    gc_threshold: int = Field(
+        default=20_000, description="Allocations between young-generation GC passes (serve)."
+    )
     max_query_depth: int = Field(default=10, description="Deepest GraphQL selection allowed.")
     max_aliases: int = Field(default=15, description="Most aliases allowed in one document.")
     max_tokens: int = Field(default=2000, description="Most tokens allowed in one document.")

@@ -121,7 +121,7 @@ class LoadResult:
 
     def line(self, label: str) -> str:
         return (
-            f"{label:<34} {self.rps:>9.0f} req/s   p50 {self.percentile(50) * 1000:6.2f} ms   "
+            f"{label:<32} {self.rps:>9.0f} req/s   p50 {self.percentile(50) * 1000:6.2f} ms   "
             f"p99 {self.percentile(99) * 1000:6.2f} ms   errors {self.errors}"
         )
 

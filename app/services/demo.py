@@ -157,6 +157,17 @@ async def load_demo_data(services: Services) -> dict[str, int]:
     # SOLD_OUT
     if await product(ProductInput("JACKET-VTG", "Vintage denim jacket", price_minor=15900)):
         await stock("JACKET-VTG", "main", 0)
+    if await product(
+        ProductInput(
+            "POSTER-ED1",
+            "Signed poster, first edition",
+            tags=("LIMITED_RUN",),
+            price_minor=4500,
+            safety_stock=2,
+        )
+    ):
+        # two left, both kept back as safety stock: nothing can be sold
+        await stock("POSTER-ED1", "main", 2)
     return {"products_created": created}
 
 

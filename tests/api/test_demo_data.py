@@ -1,0 +1,33 @@
+"""The demo data set shows every availability state on at least two products, and loads once."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from app.services.demo import load_demo_data
+from tests.support import LiveServer
+
+
+async def test_the_demo_data_shows_each_state_on_at_least_two_products(
+    server: LiveServer,
+) -> None:
+    await load_demo_data(server.services)
+    result = await server.gql(
+        "{ products(first: 100) { edges { node { sku availability { state } } } } }",
+        anonymous=True,
+    )
+    states = Counter(
+        e["node"]["availability"]["state"] for e in result.data["products"]["edges"]
+    )
+    for state in ("IN_STOCK", "PRE_ORDER", "BACKORDER", "SOLD_OUT"):
+        assert states[state] >= 2, states
+
+
+async def test_loading_the_demo_data_again_adds_no_rows(server: LiveServer) -> None:
+    await load_demo_data(server.services)
+    tables = ("products", "inventory_pools", "stock_levels", "stock_movements", "channels")
+    before = {t: (await server.sql(f"SELECT count(*) AS n FROM {t}"))[0]["n"] for t in tables}
+    counts = await load_demo_data(server.services)
+    after = {t: (await server.sql(f"SELECT count(*) AS n FROM {t}"))[0]["n"] for t in tables}
+    assert counts == {"products_created": 0}
+    assert after == before
