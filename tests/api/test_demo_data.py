@@ -16,9 +16,7 @@ async def test_the_demo_data_shows_each_state_on_at_least_two_products(
         "{ products(first: 100) { edges { node { sku availability { state } } } } }",
         anonymous=True,
     )
-    states = Counter(
-        e["node"]["availability"]["state"] for e in result.data["products"]["edges"]
-    )
+    states = Counter(e["node"]["availability"]["state"] for e in result.data["products"]["edges"])
     for state in ("IN_STOCK", "PRE_ORDER", "BACKORDER", "SOLD_OUT"):
         assert states[state] >= 2, states
 
