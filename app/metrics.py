@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import asyncpg
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import REGISTRY, GaugeMetricFamily
 from prometheus_client.registry import Collector
@@ -38,6 +39,7 @@ class PoolCollector(Collector):
 
     def __init__(self) -> None:
         self.engines: dict[str, AsyncEngine] = {}
+        self.read_pools: dict[str, asyncpg.Pool] = {}
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         size = GaugeMetricFamily("oms_db_pool_size", "Configured pool size.", labels=["engine"])
@@ -54,6 +56,12 @@ class PoolCollector(Collector):
             checked_out.add_metric([name], float(getattr(pool, "checkedout", lambda: 0)()))
             idle.add_metric([name], float(getattr(pool, "checkedin", lambda: 0)()))
             overflow.add_metric([name], float(max(0, getattr(pool, "overflow", lambda: 0)())))
+        for name, pool in self.read_pools.items():
+            label = [f"{name}-read"]
+            size.add_metric(label, float(pool.get_max_size()))
+            checked_out.add_metric(label, float(pool.get_size() - pool.get_idle_size()))
+            idle.add_metric(label, float(pool.get_idle_size()))
+            overflow.add_metric(label, 0.0)
         yield from (size, checked_out, idle, overflow)
 
 

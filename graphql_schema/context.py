@@ -54,6 +54,7 @@ class Context:
     response: Any = None
     request_id: str | None = None
     connection_key: str | None = None
+    connection_params: dict[str, Any] | None = None
     actor: Actor | None = None
     actor_resolved: bool = False
     loaders: Loaders = field(init=False)

@@ -113,6 +113,7 @@ def create_app(
         app.state.services = svc
         engine_key = f"{id(engine):x}"
         POOLS.engines[engine_key] = engine
+        POOLS.read_pools[engine_key] = read_pool
 
         def on_change(channel: str, payload: str) -> None:
             response_cache.clear()
@@ -133,6 +134,7 @@ def create_app(
         finally:
             await listener.stop()
             POOLS.engines.pop(engine_key, None)
+            POOLS.read_pools.pop(engine_key, None)
             await read_pool.close()
             await engine.dispose()
             log.info("service_stopped")

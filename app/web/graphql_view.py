@@ -11,9 +11,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET
 
 from app.metrics import GRAPHQL_LATENCY, GRAPHQL_REQUESTS, PDP_CACHE
+from app.services.auth import authenticate
 from app.services.container import Services
 from app.web.documents import DocumentStore
 from app.web.response_cache import ResponseCache, is_public_read
@@ -50,6 +52,22 @@ class OMSGraphQL(GraphQL[Context, None]):
             response=response,
             request_id=request.scope.get("state", {}).get("request_id"),
         )
+
+    async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
+        """Authenticate a WebSocket once, from its connection params (never from the URL)."""
+        params = context.connection_params or {}
+        raw = params.get("authorization") or params.get("Authorization") or params.get("apiKey")
+        if not raw:
+            return None
+        key = str(raw)
+        if key.lower().startswith("bearer "):
+            key = key[7:].strip()
+        actor = await authenticate(context.services, key)
+        if actor is None:
+            raise ConnectionRejectionError({"message": "The API key is invalid or revoked."})
+        context.actor = actor
+        context.actor_resolved = True
+        return None
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
