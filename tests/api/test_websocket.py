@@ -63,7 +63,10 @@ async def test_a_websocket_with_an_ops_key_may_run_admin_mutations(server: LiveS
             )
         )
         assert (await _recv(ws))["type"] == "connection_ack"
-        mutation = 'mutation { createProduct(input: {sku: "WS-1", name: "Over WS"}) { product { sku } userErrors { code } } }'
+        mutation = (
+            'mutation { createProduct(input: {sku: "WS-1", name: "Over WS"}) '
+            "{ product { sku } userErrors { code } } }"
+        )
         await ws.send(json.dumps({"type": "subscribe", "id": "m", "payload": {"query": mutation}}))
         message = await _recv(ws)
         assert message["payload"]["data"]["createProduct"]["product"] == {"sku": "WS-1"}
