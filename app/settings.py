@@ -41,6 +41,16 @@ class Settings(BaseSettings):
     db_read_pool_size: int = Field(
         default=10, description="Raw asyncpg connections for hot reads (PDP), per replica."
     )
+    db_write_pool_size: int = Field(
+        default=40,
+        description="Raw asyncpg connections for order placement (one transaction each).",
+    )
+    idempotency_hours: float = Field(
+        default=24.0, description="How long placement idempotency keys are kept."
+    )
+    authorization_valid_days: int = Field(
+        default=7, description="How long a card authorization holds before it must be renewed."
+    )
     reference_cache_seconds: float = Field(
         default=5.0,
         description="How long regions and channels are cached in process (0 = every request).",

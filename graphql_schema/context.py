@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from strawberry.dataloader import DataLoader
 
-from app.services import availability, catalog, inventory
+from app.services import availability, catalog, inventory, orders
 from app.services.availability import ReferenceData
 from app.services.container import Services
 from app.services.results import Actor
@@ -23,6 +24,10 @@ class Loaders:
     product_by_sku: DataLoader[str, Product | None] = field(init=False)
     record_by_sku: DataLoader[str, SkuRecord | None] = field(init=False)
     reference_data: DataLoader[str, ReferenceData] = field(init=False)
+    order_by_id: DataLoader[Any, Any] = field(init=False)
+    lines_by_order: DataLoader[Any, list[Any]] = field(init=False)
+    payments_by_order: DataLoader[Any, list[Any]] = field(init=False)
+    events_by_order: DataLoader[Any, list[Any]] = field(init=False)
 
     def __post_init__(self) -> None:
         services = self.services
@@ -41,6 +46,20 @@ class Loaders:
         self.product_by_sku = DataLoader(load_fn=load_products)
         self.record_by_sku = DataLoader(load_fn=load_records)
         self.reference_data = DataLoader(load_fn=load_reference)
+
+        def grouped(
+            fetch: Callable[[Services, list[Any]], Awaitable[dict[Any, Any]]], default: Any
+        ) -> DataLoader[Any, Any]:
+            async def load(keys: list[Any]) -> list[Any]:
+                found = await fetch(services, keys)
+                return [found.get(k, default) for k in keys]
+
+            return DataLoader(load_fn=load)
+
+        self.order_by_id = grouped(orders.load_orders, None)
+        self.lines_by_order = grouped(orders.load_lines, [])
+        self.payments_by_order = grouped(orders.load_payments, [])
+        self.events_by_order = grouped(orders.load_events, [])
 
     async def reference(self) -> ReferenceData:
         """Regions and channels: loaded once per request however many fields ask."""

@@ -11,7 +11,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.settings import Settings
-from app.storage.uow import UnitOfWork, make_session_factory
+from app.storage.uow import RawUnitOfWork, UnitOfWork, make_session_factory
 
 
 def system_now() -> datetime:
@@ -47,7 +47,9 @@ class Services:
         settings: Settings,
         clock: Callable[[], datetime] = system_now,
         read_pool: asyncpg.Pool | None = None,
+        write_pool: asyncpg.Pool | None = None,
     ) -> None:
+        self._write_pool = write_pool
         self.engine = engine
         self._read_pool = read_pool
         self.cache = TtlCache()
@@ -65,6 +67,12 @@ class Services:
         if self._read_pool is None:
             raise RuntimeError("this Services has no read pool")
         return self._read_pool
+
+    def raw_uow(self) -> RawUnitOfWork:
+        """A transaction on a raw asyncpg connection (placement and other hot writes)."""
+        if self._write_pool is None:
+            raise RuntimeError("this Services has no write pool")
+        return RawUnitOfWork(self._write_pool)
 
     def read_session(self) -> AsyncSession:
         """A session for reads: closing it detaches the loaded rows without expiring them."""

@@ -29,7 +29,7 @@ from app.domain.availability import (
 )
 
 SNAPSHOT_SQL = """
-SELECT p.id, p.sku, p.release_date, p.safety_stock, p.tags,
+SELECT p.id, p.sku, p.release_date, p.safety_stock, p.tags, p.price_minor, p.currency,
        p.preorder_enabled, p.preorder_message, p.preorder_payment,
        p.preorder_deposit_percent, p.preorder_deposit_minor,
        p.backorder_allowed, p.backorder_message, p.backorder_payment,
@@ -38,7 +38,7 @@ SELECT p.id, p.sku, p.release_date, p.safety_stock, p.tags,
            AS on_hand,
        COALESCE((SELECT json_agg(json_build_array(ip.kind, ip.channel_code, ip.capacity,
                                                   ip.committed, ip.share_percent,
-                                                  ip.fixed_quantity) ORDER BY ip.id)
+                                                  ip.fixed_quantity, ip.id) ORDER BY ip.id)
                  FROM inventory_pools ip WHERE ip.product_id = p.id), '[]'::json) AS pools
 FROM products p
 WHERE p.sku = ANY(:skus)
@@ -53,6 +53,7 @@ class PoolRow:
     committed: int
     share_percent: float | None
     fixed_quantity: int | None
+    id: int = 0
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,8 @@ class SkuRecord:
     backorder_deposit_percent: float | None
     backorder_deposit_minor: int | None
     pools: tuple[PoolRow, ...]
+    price_minor: int = 0
+    currency: str = "EUR"
 
 
 def _pool_rows(raw: Any) -> tuple[PoolRow, ...]:
@@ -79,8 +82,9 @@ def _pool_rows(raw: Any) -> tuple[PoolRow, ...]:
             committed,
             float(share) if share is not None else None,
             fixed,
+            pool_id,
         )
-        for kind, channel, capacity, committed, share, fixed in items
+        for kind, channel, capacity, committed, share, fixed, pool_id in items
     )
 
 
@@ -128,6 +132,8 @@ def record_from_row(row: Mapping[str, Any]) -> SkuRecord:
         backorder_deposit_percent=_float(row["backorder_deposit_percent"]),
         backorder_deposit_minor=row["backorder_deposit_minor"],
         pools=pools,
+        price_minor=row["price_minor"],
+        currency=row["currency"],
     )
 
 

@@ -108,7 +108,10 @@ def create_app(
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = create_engine(database_url, settings)
         read_pool = await create_read_pool(database_url, settings.db_read_pool_size)
-        svc = Services(engine, settings, clock=clock, read_pool=read_pool)
+        write_pool = await create_read_pool(
+            database_url, settings.db_write_pool_size, name="preorder-oms-write"
+        )
+        svc = Services(engine, settings, clock=clock, read_pool=read_pool, write_pool=write_pool)
         holder["services"] = svc
         app.state.services = svc
         engine_key = f"{id(engine):x}"
@@ -136,6 +139,7 @@ def create_app(
             POOLS.engines.pop(engine_key, None)
             POOLS.read_pools.pop(engine_key, None)
             await read_pool.close()
+            await write_pool.close()
             await engine.dispose()
             log.info("service_stopped")
 

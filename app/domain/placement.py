@@ -1,0 +1,217 @@
+"""Order placement rules: which pools a line draws from, and how much it pays when.
+
+Pure functions over ``SkuSnapshot``: the service turns a plan into conditional updates, and
+re-plans from a fresh snapshot when one of them loses a race.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
+
+from app.domain.availability import ChannelHold, PaymentTerms, PoolKind, SkuSnapshot
+
+
+class LineState(StrEnum):
+    READY = "READY"
+    PRE_ORDER = "PRE_ORDER"
+    BACKORDER = "BACKORDER"
+
+
+class PlacementErrorCode(StrEnum):
+    SOLD_OUT = "SOLD_OUT"
+    BACKORDER_NOT_ACCEPTED = "BACKORDER_NOT_ACCEPTED"
+    PREORDER_NOT_ACCEPTED = "PREORDER_NOT_ACCEPTED"
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    index: int
+    sku: str
+    quantity: int
+    accept_backorder: bool = True
+    accept_preorder: bool = True
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """Part of a line served by one pool."""
+
+    state: LineState
+    pool: PoolKind
+    quantity: int
+    channel: str | None = None
+
+
+@dataclass(frozen=True)
+class LinePlan:
+    request: LineRequest
+    allocations: tuple[Allocation, ...]
+
+
+@dataclass(frozen=True)
+class PlanError:
+    request: LineRequest
+    code: PlacementErrorCode
+    message: str
+    possible: tuple[Allocation, ...]
+
+
+def plan_line(
+    snapshot: SkuSnapshot, request: LineRequest, today: date, channel: str | None
+) -> LinePlan | PlanError:
+    """Split one line over the pools, READY first (own channel hold, then shared stock)."""
+    possible: list[Allocation] = []
+    remaining = request.quantity
+    released = snapshot.is_released(today)
+    if released:
+        holds = snapshot.effective_holds()
+        own = sum(h.remaining for h in holds if h.channel == channel)
+        total_ready = snapshot.ready_for(channel)
+        from_hold = min(remaining, own, total_ready)
+        if from_hold:
+            possible.append(Allocation(LineState.READY, PoolKind.CHANNEL, from_hold, channel))
+            remaining -= from_hold
+        from_shared = min(remaining, total_ready - from_hold)
+        if from_shared:
+            possible.append(Allocation(LineState.READY, PoolKind.READY, from_shared))
+            remaining -= from_shared
+    elif snapshot.preorder.enabled:
+        available = (
+            snapshot.preorder.cap - snapshot.preorder.committed
+            if (snapshot.preorder.cap is not None)
+            else remaining
+        )
+        take = max(0, min(remaining, available))
+        if take:
+            possible.append(Allocation(LineState.PRE_ORDER, PoolKind.PRE_ORDER, take))
+            remaining -= take
+    if remaining and snapshot.backorder.allowed:
+        back = snapshot.backorder
+        available = back.cap - back.committed if back.cap is not None else remaining
+        take = max(0, min(remaining, available))
+        if take:
+            possible.append(Allocation(LineState.BACKORDER, PoolKind.BACKORDER, take))
+            remaining -= take
+
+    if remaining:
+        return PlanError(
+            request,
+            PlacementErrorCode.SOLD_OUT,
+            f"Only {request.quantity - remaining} of {request.quantity} x {request.sku} can be "
+            f"ordered now{_describe(possible)}.",
+            tuple(possible),
+        )
+    states = {a.state for a in possible}
+    if LineState.BACKORDER in states and not request.accept_backorder:
+        return PlanError(
+            request,
+            PlacementErrorCode.BACKORDER_NOT_ACCEPTED,
+            f"{_count(possible, LineState.BACKORDER)} x {request.sku} would be backordered; "
+            "set acceptBackorder to order them.",
+            tuple(possible),
+        )
+    if LineState.PRE_ORDER in states and not request.accept_preorder:
+        return PlanError(
+            request,
+            PlacementErrorCode.PREORDER_NOT_ACCEPTED,
+            f"{request.sku} is a pre-order; set acceptPreorder to order it.",
+            tuple(possible),
+        )
+    return LinePlan(request, tuple(possible))
+
+
+def _count(allocations: list[Allocation], state: LineState) -> int:
+    return sum(a.quantity for a in allocations if a.state is state)
+
+
+def _describe(allocations: list[Allocation]) -> str:
+    parts = []
+    for state, label in (
+        (LineState.READY, "in stock"),
+        (LineState.PRE_ORDER, "pre-order"),
+        (LineState.BACKORDER, "backorder"),
+    ):
+        n = _count(allocations, state)
+        if n:
+            parts.append(f"{n} {label}")
+    return f" ({' + '.join(parts)})" if parts else ""
+
+
+def consume(snapshot: SkuSnapshot, plan: LinePlan) -> SkuSnapshot:
+    """The snapshot after ``plan`` is reserved: the next line of the same SKU sees less."""
+    ready = snapshot.ready_committed
+    holds = list(snapshot.channel_holds)
+    pre = snapshot.preorder.committed
+    back = snapshot.backorder.committed
+    for a in plan.allocations:
+        if a.pool is PoolKind.READY:
+            ready += a.quantity
+        elif a.pool is PoolKind.CHANNEL:
+            holds = [
+                ChannelHold(h.channel, h.hold, h.committed + a.quantity)
+                if h.channel == a.channel
+                else h
+                for h in holds
+            ]
+        elif a.pool is PoolKind.PRE_ORDER:
+            pre += a.quantity
+        elif a.pool is PoolKind.BACKORDER:
+            back += a.quantity
+    return replace(
+        snapshot,
+        ready_committed=ready,
+        channel_holds=tuple(holds),
+        preorder=replace(snapshot.preorder, committed=pre),
+        backorder=replace(snapshot.backorder, committed=back),
+    )
+
+
+class PaymentKind(StrEnum):
+    AUTHORIZE = "AUTHORIZE"
+    CAPTURE = "CAPTURE"
+    REFUND = "REFUND"
+    VOID = "VOID"
+    REAUTHORIZE = "REAUTHORIZE"
+
+
+@dataclass(frozen=True)
+class PaymentStep:
+    """What to do with the gateway at placement for one line, and what stays due."""
+
+    kind: PaymentKind
+    amount_minor: int
+    due_at_dispatch_minor: int
+
+
+def payment_at_placement(
+    state: LineState,
+    terms: PaymentTerms,
+    amount_minor: int,
+    quantity: int,
+    deposit_percent: float | None,
+    deposit_minor_per_unit: int | None,
+) -> PaymentStep:
+    """READY: capture all now. PRE_ORDER / BACKORDER: by the product's terms."""
+    if state is LineState.READY or terms is PaymentTerms.FULL:
+        return PaymentStep(PaymentKind.CAPTURE, amount_minor, 0)
+    if terms is PaymentTerms.AUTHORIZE:
+        return PaymentStep(PaymentKind.AUTHORIZE, amount_minor, amount_minor)
+    if deposit_percent is not None:
+        deposit = int(
+            (Decimal(amount_minor) * Decimal(str(deposit_percent)) / 100).quantize(
+                Decimal(1), rounding=ROUND_HALF_UP
+            )
+        )
+    else:
+        deposit = min(amount_minor, (deposit_minor_per_unit or 0) * quantity)
+    return PaymentStep(PaymentKind.CAPTURE, deposit, amount_minor - deposit)
+
+
+def authorization_outlives(ship_date: date | None, authorized_on: date, valid_days: int) -> bool:
+    """Whether an authorization taken on ``authorized_on`` is still valid when the line ships."""
+    if ship_date is None:
+        return False
+    return (ship_date - authorized_on).days <= valid_days

@@ -1,0 +1,714 @@
+"""Order placement: one governed intake for every channel.
+
+``place_order`` is one transaction on a raw connection: claim the idempotency key, plan every
+line from a snapshot (no locks), write the order, its lines, payment entries and events, and
+only then take the contended pool rows with atomic conditional updates, in a fixed order, right
+before COMMIT, so a hot row is locked for as short a time as possible. A lost race re-plans
+from a fresh snapshot; after a few tries the line is reported sold out with what is possible.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import asdict, dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import orjson
+
+from app.domain.availability import PaymentTerms, PoolKind
+from app.domain.placement import (
+    LinePlan,
+    LineRequest,
+    LineState,
+    PaymentKind,
+    PlanError,
+    consume,
+    payment_at_placement,
+    plan_line,
+)
+from app.services.container import Services
+from app.services.inventory import MAX_UNITS
+from app.services.payments import LedgerGateway, PaymentGateway
+from app.services.results import Actor, Result, ServiceError
+from app.storage import orders as store
+from app.storage.inventory import SkuRecord, fetch_records
+from app.storage.notify import INVENTORY_CHANNEL
+
+
+class OrderErrorCode:
+    INVALID = "INVALID"
+    UNKNOWN_CHANNEL = "UNKNOWN_CHANNEL"
+    CHANNEL_NOT_ALLOWED = "CHANNEL_NOT_ALLOWED"
+    UNKNOWN_SKU = "UNKNOWN_SKU"
+    INVALID_QUANTITY = "INVALID_QUANTITY"
+    CURRENCY_MISMATCH = "CURRENCY_MISMATCH"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    PAYMENT_DECLINED = "PAYMENT_DECLINED"
+    NOT_FOUND = "NOT_FOUND"
+    NOT_CANCELLABLE = "NOT_CANCELLABLE"
+
+
+E = OrderErrorCode
+POOL_LOCK_ORDER = {
+    PoolKind.CHANNEL: 0,
+    PoolKind.READY: 1,
+    PoolKind.PRE_ORDER: 2,
+    PoolKind.BACKORDER: 3,
+}
+MAX_ATTEMPTS = 4
+
+
+@dataclass(frozen=True)
+class LineInput:
+    sku: str
+    quantity: int
+    accept_backorder: bool = True
+    accept_preorder: bool = True
+
+
+@dataclass(frozen=True)
+class PlaceOrderInput:
+    idempotency_key: str
+    channel: str
+    customer_email: str
+    customer_name: str
+    lines: tuple[LineInput, ...]
+    region: str | None = None
+    postal_code: str | None = None
+    address: dict[str, Any] = field(default_factory=dict)
+    ship_together: bool = False
+
+    def request_hash(self) -> str:
+        body = asdict(self)
+        body.pop("idempotency_key")
+        return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+@dataclass(frozen=True)
+class Placed:
+    order_id: Any
+    number: str
+    token: str | None  # shown once, at placement; None on an idempotent replay
+    replayed: bool
+
+
+class _LostRace(Exception):
+    """A conditional update found less than the snapshot promised: re-plan."""
+
+
+def can_place_on(actor: Actor, channel_code: str, channel_kind: str) -> bool:
+    if actor.has_scope("ops") or actor.has_scope(f"channel:{channel_code}"):
+        return True
+    return actor.has_scope("storefront") and channel_kind == "WEBSTORE"
+
+
+def _validate(data: PlaceOrderInput) -> list[ServiceError]:
+    errors: list[ServiceError] = []
+    if not data.idempotency_key.strip() or len(data.idempotency_key) > 255:
+        errors.append(ServiceError(("input", "idempotencyKey"), E.INVALID, "1 to 255 characters."))
+    if "@" not in data.customer_email or len(data.customer_email) > 320:
+        errors.append(
+            ServiceError(("input", "customer", "email"), E.INVALID, "A valid e-mail is needed.")
+        )
+    if not data.customer_name.strip():
+        errors.append(ServiceError(("input", "customer", "name"), E.INVALID, "Name is required."))
+    if not data.lines:
+        errors.append(ServiceError(("input", "lines"), E.INVALID, "At least one line."))
+    if len(data.lines) > 200:
+        errors.append(ServiceError(("input", "lines"), E.INVALID, "At most 200 lines."))
+    for i, line in enumerate(data.lines):
+        if not 1 <= line.quantity <= MAX_UNITS:
+            errors.append(
+                ServiceError(
+                    ("input", "lines", str(i), "quantity"),
+                    E.INVALID_QUANTITY,
+                    f"Quantity must be between 1 and {MAX_UNITS}.",
+                )
+            )
+    return errors
+
+
+async def place_order(
+    services: Services,
+    actor: Actor,
+    data: PlaceOrderInput,
+    gateway: PaymentGateway | None = None,
+) -> Result[Placed]:
+    errors = _validate(data)
+    if errors:
+        return Result(errors=errors)
+    gateway = gateway or LedgerGateway()
+    scope = f"{actor.name}|{data.channel}"
+    request_hash = data.request_hash()
+    last_errors: list[ServiceError] = []
+    for _attempt in range(MAX_ATTEMPTS):
+        try:
+            async with services.raw_uow() as uow:
+                conn = uow.conn
+                existing = await store.claim_idempotency_key(
+                    conn,
+                    scope,
+                    data.idempotency_key,
+                    request_hash,
+                    services.settings.idempotency_hours,
+                )
+                if existing is not None:
+                    return _replay(existing, request_hash)
+                channel = await store.channel_row(conn, data.channel)
+                if channel is None:
+                    return Result.fail(
+                        E.UNKNOWN_CHANNEL, f"No channel {data.channel!r}.", "input", "channel"
+                    )
+                if not can_place_on(actor, data.channel, channel["kind"]):
+                    return Result.fail(
+                        E.CHANNEL_NOT_ALLOWED,
+                        f"This API key may not place orders on {data.channel!r}.",
+                        "input",
+                        "channel",
+                    )
+                skus = sorted({line.sku for line in data.lines})
+                records = await fetch_records(conn, skus)
+                unknown = [
+                    ServiceError(
+                        ("input", "lines", str(i), "sku"),
+                        E.UNKNOWN_SKU,
+                        f"No product {line.sku!r}.",
+                    )
+                    for i, line in enumerate(data.lines)
+                    if line.sku not in records
+                ]
+                if unknown:
+                    return Result(errors=unknown)
+                currencies = {records[s].currency for s in skus}
+                if len(currencies) > 1:
+                    return Result.fail(
+                        E.CURRENCY_MISMATCH, "All lines must share one currency.", "input", "lines"
+                    )
+                plans, plan_errors = _plan(data, records, services, data.channel)
+                if plan_errors:
+                    # Stored under the key: a retry with the same key gets the same answer.
+                    await store.complete_idempotency_key(
+                        conn, scope, data.idempotency_key, None, [asdict(e) for e in plan_errors]
+                    )
+                    await uow.commit()
+                    return Result(errors=plan_errors)
+                placed = await _write(
+                    uow.conn, services, actor, data, channel, records, plans, gateway, scope
+                )
+                await uow.commit()
+                return Result(placed)
+        except _LostRace:
+            continue
+        except PaymentDeclined as exc:
+            return Result.fail(E.PAYMENT_DECLINED, f"Payment declined: {exc}", "input")
+    last_errors = [
+        ServiceError(("input", "lines"), "SOLD_OUT", "Stock changed while placing; try again.")
+    ]
+    return Result(errors=last_errors)
+
+
+def _replay(existing: Any, request_hash: str) -> Result[Placed]:
+    if existing["request_hash"] != request_hash:
+        return Result.fail(
+            E.IDEMPOTENCY_KEY_REUSED,
+            "This idempotency key was used with a different request.",
+            "input",
+            "idempotencyKey",
+        )
+    if existing["order_id"] is not None:
+        return Result(Placed(existing["order_id"], "", None, replayed=True))
+    stored = orjson.loads(existing["response"] or "[]")
+    return Result(
+        errors=[
+            ServiceError(tuple(e["field"]) if e["field"] else None, e["code"], e["message"])
+            for e in stored
+        ]
+    )
+
+
+def _plan(
+    data: PlaceOrderInput, records: dict[str, SkuRecord], services: Services, channel: str
+) -> tuple[list[LinePlan], list[ServiceError]]:
+    today = services.today()
+    snapshots = {sku: rec.snapshot for sku, rec in records.items()}
+    plans: list[LinePlan] = []
+    errors: list[ServiceError] = []
+    for i, line in enumerate(data.lines):
+        request = LineRequest(
+            i, line.sku, line.quantity, line.accept_backorder, line.accept_preorder
+        )
+        outcome = plan_line(snapshots[line.sku], request, today, channel)
+        if isinstance(outcome, PlanError):
+            errors.append(
+                ServiceError(
+                    ("input", "lines", str(i), "quantity"), outcome.code.value, outcome.message
+                )
+            )
+            continue
+        plans.append(outcome)
+        snapshots[line.sku] = consume(snapshots[line.sku], outcome)
+    return plans, errors
+
+
+def _pool_id(record: SkuRecord, kind: PoolKind, channel: str | None) -> int:
+    for pool in record.pools:
+        if pool.kind is kind and (kind is not PoolKind.CHANNEL or pool.channel == channel):
+            return pool.id
+    raise LookupError(f"{record.snapshot.sku} has no {kind} pool")
+
+
+def _terms(record: SkuRecord, state: LineState) -> tuple[PaymentTerms, float | None, int | None]:
+    if state is LineState.PRE_ORDER:
+        return (
+            record.snapshot.preorder.payment,
+            record.preorder_deposit_percent,
+            record.preorder_deposit_minor,
+        )
+    if state is LineState.BACKORDER:
+        return (
+            record.snapshot.backorder.payment,
+            record.backorder_deposit_percent,
+            record.backorder_deposit_minor,
+        )
+    return PaymentTerms.FULL, None, None
+
+
+GROUP_OF_STATE = {LineState.READY: 1, LineState.PRE_ORDER: 2, LineState.BACKORDER: 3}
+
+
+async def _write(
+    conn: Any,
+    services: Services,
+    actor: Actor,
+    data: PlaceOrderInput,
+    channel: Any,
+    records: dict[str, SkuRecord],
+    plans: list[LinePlan],
+    gateway: PaymentGateway,
+    scope: str,
+) -> Placed:
+    now = services.now()
+    priority_customer = await store.upsert_customer(conn, data.customer_email, data.customer_name)
+    states_used = sorted(
+        {a.state for p in plans for a in p.allocations}, key=lambda s: GROUP_OF_STATE[s]
+    )
+    group_numbers = {state: n + 1 for n, state in enumerate(states_used)}
+    lines: list[store.NewLine] = []
+    for plan in plans:
+        record = records[plan.request.sku]
+        for sub_no, a in enumerate(plan.allocations):
+            terms, _pct, _minor = _terms(record, a.state)
+            lines.append(
+                store.NewLine(
+                    line_no=plan.request.index + 1,
+                    sub_no=sub_no + 1,
+                    product_id=record.product_id,
+                    sku=plan.request.sku,
+                    quantity=a.quantity,
+                    state=a.state.value,
+                    status="RESERVED" if a.state is LineState.READY else "WAITING",
+                    pool_kind=a.pool.value,
+                    pool_channel=a.channel,
+                    unit_price_minor=record.price_minor,
+                    payment_terms=terms.value,
+                    shipment_group=1 if data.ship_together else group_numbers[a.state],
+                    queued=a.state is not LineState.READY,
+                )
+            )
+    tags = set()
+    if any(line.state == "PRE_ORDER" for line in lines):
+        tags.add("PREORDER")
+    if any(line.state == "BACKORDER" for line in lines):
+        tags.add("BACKORDER")
+    if any("LIMITED_RUN" in records[line.sku].tags for line in lines):
+        tags.add("LIMITED_RUN")
+    if channel["priority"] or priority_customer:
+        tags.add("PRIORITY")
+    currency = records[lines[0].sku].currency
+    total = sum(line.quantity * line.unit_price_minor for line in lines)
+    token = secrets.token_urlsafe(24)
+    order_id, number = await store.insert_order(
+        conn,
+        channel=data.channel,
+        email=data.customer_email,
+        name=data.customer_name,
+        region=data.region,
+        postal_code=data.postal_code,
+        address=data.address,
+        ship_together=data.ship_together,
+        tags=sorted(tags),
+        currency=currency,
+        total_minor=total,
+        token_hash=hashlib.sha256(token.encode()).hexdigest(),
+        placed_by=actor.name,
+        idempotency_key=data.idempotency_key,
+        placed_at=now,
+    )
+    line_ids = await store.insert_lines(conn, order_id, lines, now)
+    entries = []
+    for line_id, line in zip(line_ids, lines, strict=True):
+        record = records[line.sku]
+        terms, pct, minor = _terms(record, LineState(line.state))
+        amount = line.quantity * line.unit_price_minor
+        step = payment_at_placement(LineState(line.state), terms, amount, line.quantity, pct, minor)
+        if step.amount_minor == 0:
+            continue
+        result = await gateway.execute(step.kind, step.amount_minor, currency, None)
+        if not result.approved:
+            raise PaymentDeclined(result.message or "declined")
+        expires = (
+            now + timedelta(days=services.settings.authorization_valid_days)
+            if step.kind is PaymentKind.AUTHORIZE
+            else None
+        )
+        note = (
+            f"balance {step.due_at_dispatch_minor} due at dispatch"
+            if step.due_at_dispatch_minor and step.kind is PaymentKind.CAPTURE
+            else None
+        )
+        entries.append(
+            (
+                line_id,
+                step.kind.value,
+                step.amount_minor,
+                currency,
+                gateway.name,
+                result.reference,
+                expires,
+                note,
+            )
+        )
+    await store.insert_payment_entries(conn, order_id, entries)
+    events: list[tuple[int | None, str, str, Any, Any]] = [
+        (
+            None,
+            "order.placed",
+            actor.name,
+            None,
+            {"number": number, "channel": data.channel, "tags": sorted(tags), "totalMinor": total},
+        )
+    ]
+    for line_id, line in zip(line_ids, lines, strict=True):
+        events.append(
+            (
+                line_id,
+                "line.reserved" if line.status == "RESERVED" else "line.queued",
+                actor.name,
+                None,
+                {
+                    "sku": line.sku,
+                    "quantity": line.quantity,
+                    "state": line.state,
+                    "pool": line.pool_kind,
+                },
+            )
+        )
+    await store.insert_events(conn, order_id, events)
+    await store.complete_idempotency_key(conn, scope, data.idempotency_key, order_id)
+    # The contended part, last: atomic conditional updates in one fixed order.
+    updates: dict[int, int] = {}
+    order_key: dict[int, tuple[str, int]] = {}
+    for line in lines:
+        record = records[line.sku]
+        kind = PoolKind(line.pool_kind)
+        pool_id = _pool_id(record, kind, line.pool_channel)
+        updates[pool_id] = updates.get(pool_id, 0) + line.quantity
+        order_key[pool_id] = (line.sku, POOL_LOCK_ORDER[kind])
+    for pool_id in sorted(updates, key=lambda pid: order_key[pid]):
+        if not await store.reserve(conn, pool_id, updates[pool_id]):
+            raise _LostRace
+    for sku in sorted({line.sku for line in lines}):
+        await conn.execute("SELECT pg_notify($1, $2)", INVENTORY_CHANNEL, sku)
+    return Placed(order_id, number, token, replayed=False)
+
+
+class PaymentDeclined(Exception):
+    pass
+
+
+# ---------------------------------------------------------------- reads
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    state: str | None = None
+    status: str | None = None
+    tag: str | None = None
+    channel: str | None = None
+    sku: str | None = None
+    placed_from: Any = None
+    placed_to: Any = None
+
+
+async def load_orders(services: Services, ids: list[Any]) -> dict[Any, Any]:
+    async with services.read_pool.acquire() as conn:
+        rows = await store.orders_by_id(conn, ids)
+    return {row["id"]: row for row in rows}
+
+
+async def order_id_by_number(services: Services, number: str) -> Any:
+    async with services.read_pool.acquire() as conn:
+        return await conn.fetchval("SELECT id FROM orders WHERE number = $1", number)
+
+
+async def load_lines(services: Services, order_ids: list[Any]) -> dict[Any, list[Any]]:
+    async with services.read_pool.acquire() as conn:
+        rows = await store.lines_by_order(conn, order_ids)
+    grouped: dict[Any, list[Any]] = {oid: [] for oid in order_ids}
+    for row in rows:
+        grouped[row["order_id"]].append(row)
+    return grouped
+
+
+async def load_payments(services: Services, order_ids: list[Any]) -> dict[Any, list[Any]]:
+    async with services.read_pool.acquire() as conn:
+        rows = await store.payments_by_order(conn, order_ids)
+    grouped: dict[Any, list[Any]] = {oid: [] for oid in order_ids}
+    for row in rows:
+        grouped[row["order_id"]].append(row)
+    return grouped
+
+
+async def load_events(services: Services, order_ids: list[Any]) -> dict[Any, list[Any]]:
+    async with services.read_pool.acquire() as conn:
+        rows = await store.events_by_order(conn, order_ids)
+    grouped: dict[Any, list[Any]] = {oid: [] for oid in order_ids}
+    for row in rows:
+        grouped[row["order_id"]].append(row)
+    return grouped
+
+
+async def list_orders(
+    services: Services,
+    flt: OrderFilter,
+    limit: int,
+    after: tuple[Any, Any] | None,
+    channel_only: str | None,
+) -> list[Any]:
+    """Orders newest first (keyset on placed_at, id); ``channel_only`` limits a channel key."""
+    where = ["TRUE"]
+    args: list[Any] = []
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    if channel_only is not None:
+        where.append(f"o.channel_code = {arg(channel_only)}")
+    if flt.channel:
+        where.append(f"o.channel_code = {arg(flt.channel)}")
+    if flt.status:
+        where.append(f"o.status = {arg(flt.status)}")
+    if flt.tag:
+        where.append(f"{arg(flt.tag)} = ANY(o.tags)")
+    if flt.placed_from is not None:
+        where.append(f"o.placed_at >= {arg(flt.placed_from)}")
+    if flt.placed_to is not None:
+        where.append(f"o.placed_at < {arg(flt.placed_to)}")
+    if flt.state or flt.sku:
+        cond = ["l.order_id = o.id", "l.status <> 'CANCELLED'"]
+        if flt.state:
+            cond.append(f"l.state = {arg(flt.state)}")
+        if flt.sku:
+            cond.append(f"l.sku = {arg(flt.sku)}")
+        where.append(f"EXISTS (SELECT 1 FROM order_lines l WHERE {' AND '.join(cond)})")
+    if after is not None:
+        where.append(f"(o.placed_at, o.id) < ({arg(after[0])}, {arg(after[1])})")
+    sql = (
+        f"SELECT {store.ORDER_COLUMNS} FROM orders o WHERE {' AND '.join(where)} "
+        f"ORDER BY o.placed_at DESC, o.id DESC LIMIT {arg(limit)}"
+    )
+    async with services.read_pool.acquire() as conn:
+        return list(await conn.fetch(sql, *args))
+
+
+def token_matches(order: Any, token: str | None) -> bool:
+    if not token:
+        return False
+    return secrets.compare_digest(order["token_hash"], hashlib.sha256(token.encode()).hexdigest())
+
+
+# ---------------------------------------------------------------- cancellation
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    order_id: Any
+    lines: int
+
+
+async def cancel(
+    services: Services,
+    actor: Actor,
+    order_id: Any,
+    line_id: int | None,
+    reason: str | None,
+    gateway: PaymentGateway | None = None,
+) -> Result[Cancelled]:
+    """Cancel a whole order or one line: units go back to the pool they came from (ready
+    stock to ATP, a pre-order place back under the cap, a backorder leaves its queue), and
+    captured money is refunded, authorizations voided, in the payment ledger."""
+    gateway = gateway or LedgerGateway()
+    async with services.raw_uow() as uow:
+        conn = uow.conn
+        order = await conn.fetchrow(
+            "SELECT id, status, channel_code, currency FROM orders WHERE id = $1 FOR UPDATE",
+            order_id,
+        )
+        if order is None or not _may_manage(actor, order["channel_code"]):
+            return Result.fail(E.NOT_FOUND, "No such order.", "id")
+        lines = await conn.fetch(
+            "SELECT l.id, l.sku, l.quantity, l.state, l.status, l.pool_kind, l.pool_channel, "
+            "ip.id AS pool_id FROM order_lines l JOIN inventory_pools ip "
+            "ON ip.product_id = l.product_id AND ip.kind = l.pool_kind "
+            "AND ip.channel_code IS NOT DISTINCT FROM l.pool_channel "
+            "WHERE l.order_id = $1 AND ($2::bigint IS NULL OR l.id = $2) ORDER BY l.id",
+            order_id,
+            line_id,
+        )
+        if line_id is not None and not lines:
+            return Result.fail(E.NOT_FOUND, "No such line on this order.", "lineId")
+        open_lines = [line for line in lines if line["status"] in ("RESERVED", "WAITING")]
+        if not open_lines:
+            return Result.fail(
+                E.NOT_CANCELLABLE,
+                "Nothing left to cancel on this order.",
+                "id" if line_id is None else "lineId",
+            )
+        releases: dict[int, int] = {}
+        for line in open_lines:
+            releases[line["pool_id"]] = releases.get(line["pool_id"], 0) + line["quantity"]
+        line_ids = [line["id"] for line in open_lines]
+        await conn.execute(
+            "UPDATE order_lines SET status = 'CANCELLED', updated_at = now() "
+            "WHERE id = ANY($1::bigint[])",
+            line_ids,
+        )
+        entries = await _reverse_payments(
+            conn, order_id, line_ids, order["currency"], gateway, reason
+        )
+        await store.insert_payment_entries(conn, order_id, entries)
+        events: list[tuple[int | None, str, str, Any, Any]] = [
+            (
+                line["id"],
+                "line.cancelled",
+                actor.name,
+                {"status": line["status"], "quantity": line["quantity"], "pool": line["pool_kind"]},
+                {"status": "CANCELLED", "reason": reason},
+            )
+            for line in open_lines
+        ]
+        remaining = await conn.fetchval(
+            "SELECT count(*) FROM order_lines WHERE order_id = $1 AND status <> 'CANCELLED'",
+            order_id,
+        )
+        if remaining == 0:
+            await conn.execute(
+                "UPDATE orders SET status = 'CANCELLED', updated_at = now() WHERE id = $1", order_id
+            )
+            events.append(
+                (
+                    None,
+                    "order.cancelled",
+                    actor.name,
+                    {"status": order["status"]},
+                    {"status": "CANCELLED", "reason": reason},
+                )
+            )
+        await store.insert_events(conn, order_id, events)
+        for pool_id in sorted(releases):
+            if not await store.release(conn, pool_id, releases[pool_id]):
+                raise RuntimeError(f"pool {pool_id} would go below zero: ledger drift")
+        for sku in sorted({line["sku"] for line in open_lines}):
+            await conn.execute("SELECT pg_notify($1, $2)", INVENTORY_CHANNEL, sku)
+        await uow.commit()
+    return Result(Cancelled(order_id, len(open_lines)))
+
+
+async def _reverse_payments(
+    conn: Any,
+    order_id: Any,
+    line_ids: list[int],
+    currency: str,
+    gateway: PaymentGateway,
+    reason: str | None,
+) -> list[tuple[int | None, str, int, str, str, str, Any, str | None]]:
+    """Refund what was captured and void what is only authorized, per cancelled line."""
+    rows = await conn.fetch(
+        "SELECT line_id, kind, sum(amount_minor) AS amount FROM payment_entries "
+        "WHERE order_id = $1 AND line_id = ANY($2::bigint[]) GROUP BY line_id, kind",
+        order_id,
+        line_ids,
+    )
+    totals: dict[int, dict[str, int]] = {}
+    for row in rows:
+        totals.setdefault(row["line_id"], {})[row["kind"]] = int(row["amount"])
+    entries: list[tuple[int | None, str, int, str, str, str, Any, str | None]] = []
+    for lid in line_ids:
+        t = totals.get(lid, {})
+        refundable = t.get("CAPTURE", 0) - t.get("REFUND", 0)
+        voidable = t.get("AUTHORIZE", 0) + t.get("REAUTHORIZE", 0) - t.get("VOID", 0)
+        for kind, amount in ((PaymentKind.REFUND, refundable), (PaymentKind.VOID, voidable)):
+            if amount > 0:
+                result = await gateway.execute(kind, amount, currency, None)
+                entries.append(
+                    (
+                        lid,
+                        kind.value,
+                        amount,
+                        currency,
+                        gateway.name,
+                        result.reference,
+                        None,
+                        reason,
+                    )
+                )
+    return entries
+
+
+def _may_manage(actor: Actor, channel_code: str) -> bool:
+    return actor.has_scope("ops") or actor.has_scope(f"channel:{channel_code}")
+
+
+async def tag_order(
+    services: Services, actor: Actor, order_id: Any, add: list[str], remove: list[str]
+) -> Result[Any]:
+    clean_add = sorted({t.strip().upper() for t in add if t.strip()})
+    clean_remove = sorted({t.strip().upper() for t in remove if t.strip()})
+    if not clean_add and not clean_remove:
+        return Result.fail(E.INVALID, "Give tags to add or remove.", "input", "add")
+    async with services.raw_uow() as uow:
+        row = await uow.conn.fetchrow(
+            "SELECT tags, channel_code FROM orders WHERE id = $1 FOR UPDATE", order_id
+        )
+        if row is None or not _may_manage(actor, row["channel_code"]):
+            return Result.fail(E.NOT_FOUND, "No such order.", "input", "id")
+        before = sorted(row["tags"])
+        after = sorted((set(before) | set(clean_add)) - set(clean_remove))
+        await uow.conn.execute(
+            "UPDATE orders SET tags = $2, updated_at = now() WHERE id = $1", order_id, after
+        )
+        await store.insert_events(
+            uow.conn,
+            order_id,
+            [(None, "order.tagged", actor.name, {"tags": before}, {"tags": after})],
+        )
+        await uow.commit()
+    return Result(order_id)
+
+
+async def set_customer_priority(
+    services: Services, actor: Actor, email: str, priority: bool
+) -> Result[bool]:
+    async with services.raw_uow() as uow:
+        updated = await uow.conn.fetchval(
+            "UPDATE customers SET priority = $2 WHERE email = $1 RETURNING priority",
+            email,
+            priority,
+        )
+        if updated is None:
+            return Result.fail(E.NOT_FOUND, f"No customer {email!r}.", "email")
+        await uow.commit()
+    return Result(bool(updated))

@@ -1,0 +1,222 @@
+"""Order mutations: placeOrder (every channel's intake), cancelOrder, cancelOrderLine, tagOrder."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from app.services import orders as order_service
+from app.services.orders import LineInput
+from app.services.orders import PlaceOrderInput as PlaceOrderCommand
+from app.services.results import Actor, ServiceError
+from graphql_schema.auth import current_actor
+from graphql_schema.context import Context
+from graphql_schema.errors import AuthenticationError, PermissionDenied, PublicError
+from graphql_schema.inventory.types import to_user_errors
+from graphql_schema.orders.queries import order_uuid
+from graphql_schema.orders.types import Order, OrderPayload, PlaceOrderPayload
+from graphql_schema.relay import parse_global_id
+
+
+@strawberry.input
+class CustomerInput:
+    email: str
+    name: str
+
+
+@strawberry.input
+class ShippingAddressInput:
+    region: str | None = None
+    postal_code: str | None = None
+    lines: list[str] = strawberry.field(default_factory=list)
+    city: str | None = None
+    country: str | None = None
+
+
+@strawberry.input
+class OrderLineInput:
+    sku: str
+    quantity: int
+    accept_backorder: bool = strawberry.field(
+        default=True, description="False: refuse the line rather than backorder any of it."
+    )
+    accept_preorder: bool = strawberry.field(
+        default=True, description="False: refuse the line rather than pre-order it."
+    )
+
+
+@strawberry.input
+class PlaceOrderInput:
+    idempotency_key: str = strawberry.field(
+        description="Same key and payload: the original result; another payload: an error."
+    )
+    channel: str
+    customer: CustomerInput
+    shipping_address: ShippingAddressInput | None = None
+    lines: list[OrderLineInput]
+    ship_together: bool = False
+    metadata: JSON | None = None
+
+
+async def _actor(info: Info[Context, Any]) -> Actor:
+    actor = await current_actor(info)
+    if actor is None:
+        raise AuthenticationError("An API key is required.")
+    return actor
+
+
+async def _order_payload(info: Info[Context, Any], order_id: Any) -> Order | None:
+    info.context.loaders.order_by_id.clear_all()
+    info.context.loaders.lines_by_order.clear_all()
+    info.context.loaders.payments_by_order.clear_all()
+    info.context.loaders.events_by_order.clear_all()
+    row = await info.context.loaders.order_by_id.load(order_id)
+    return Order.from_row(row) if row else None
+
+
+@strawberry.input
+class CancelOrderInput:
+    id: strawberry.ID
+    reason: str | None = None
+
+
+@strawberry.input
+class CancelOrderLineInput:
+    order_id: strawberry.ID
+    line_id: strawberry.ID
+    reason: str | None = None
+
+
+@strawberry.input
+class TagOrderInput:
+    id: strawberry.ID
+    add: list[str] = strawberry.field(default_factory=list)
+    remove: list[str] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class OrderMutations:
+    @strawberry.mutation(
+        description="Place an order from any channel: classified, reserved, paid per state."
+    )
+    async def place_order(
+        self, info: Info[Context, Any], input: PlaceOrderInput
+    ) -> PlaceOrderPayload:
+        actor = await _actor(info)
+        if not (
+            actor.has_scope("ops")
+            or actor.has_scope("storefront")
+            or any(s.startswith("channel:") for s in actor.scopes)
+        ):
+            raise PermissionDenied("This key may not place orders.")
+        address = input.shipping_address or ShippingAddressInput()
+        result = await order_service.place_order(
+            info.context.services,
+            actor,
+            PlaceOrderCommand(
+                idempotency_key=input.idempotency_key,
+                channel=input.channel,
+                customer_email=input.customer.email.strip().lower(),
+                customer_name=input.customer.name.strip(),
+                lines=tuple(
+                    LineInput(line.sku, line.quantity, line.accept_backorder, line.accept_preorder)
+                    for line in input.lines
+                ),
+                region=address.region,
+                postal_code=address.postal_code,
+                address={
+                    "lines": list(address.lines),
+                    "city": address.city,
+                    "country": address.country,
+                },
+                ship_together=input.ship_together,
+            ),
+        )
+        if result.value is None:
+            return PlaceOrderPayload(
+                order=None,
+                order_token=None,
+                replayed=False,
+                user_errors=to_user_errors(result.errors),
+            )
+        placed = result.value
+        return PlaceOrderPayload(
+            order=await _order_payload(info, placed.order_id),
+            order_token=placed.token,
+            replayed=placed.replayed,
+            user_errors=[],
+        )
+
+    @strawberry.mutation(description="Cancel every open line; refunds or voids in the ledger.")
+    async def cancel_order(self, info: Info[Context, Any], input: CancelOrderInput) -> OrderPayload:
+        actor = await _actor(info)
+        order_id = order_uuid(input.id)
+        if order_id is None:
+            return OrderPayload(
+                order=None,
+                user_errors=to_user_errors(
+                    [ServiceError(("input", "id"), "NOT_FOUND", "No such order.")]
+                ),
+            )
+        result = await order_service.cancel(
+            info.context.services, actor, order_id, None, input.reason
+        )
+        if result.value is None:
+            return OrderPayload(order=None, user_errors=to_user_errors(_prefix(result.errors)))
+        return OrderPayload(order=await _order_payload(info, order_id), user_errors=[])
+
+    @strawberry.mutation(description="Cancel one line (or sub-line) of an order.")
+    async def cancel_order_line(
+        self, info: Info[Context, Any], input: CancelOrderLineInput
+    ) -> OrderPayload:
+        actor = await _actor(info)
+        order_id = order_uuid(input.order_id)
+        try:
+            line_id = int(parse_global_id("OrderLine", input.line_id))
+        except (ValueError, PublicError):
+            line_id = -1
+        if order_id is None:
+            return OrderPayload(
+                order=None,
+                user_errors=to_user_errors(
+                    [ServiceError(("input", "orderId"), "NOT_FOUND", "No such order.")]
+                ),
+            )
+        result = await order_service.cancel(
+            info.context.services, actor, order_id, line_id, input.reason
+        )
+        if result.value is None:
+            return OrderPayload(order=None, user_errors=to_user_errors(_prefix(result.errors)))
+        return OrderPayload(order=await _order_payload(info, order_id), user_errors=[])
+
+    @strawberry.mutation(
+        description="Add or remove tags by hand (PRIORITY, LIMITED_RUN, own tags)."
+    )
+    async def tag_order(self, info: Info[Context, Any], input: TagOrderInput) -> OrderPayload:
+        actor = await _actor(info)
+        order_id = order_uuid(input.id)
+        if order_id is None:
+            return OrderPayload(
+                order=None,
+                user_errors=to_user_errors(
+                    [ServiceError(("input", "id"), "NOT_FOUND", "No such order.")]
+                ),
+            )
+        result = await order_service.tag_order(
+            info.context.services, actor, order_id, list(input.add), list(input.remove)
+        )
+        if result.value is None:
+            return OrderPayload(order=None, user_errors=to_user_errors(result.errors))
+        return OrderPayload(order=await _order_payload(info, order_id), user_errors=[])
+
+
+def _prefix(errors: list[ServiceError]) -> list[ServiceError]:
+    return [
+        ServiceError(
+            ("input", *e.field) if e.field and e.field[0] != "input" else e.field, e.code, e.message
+        )
+        for e in errors
+    ]

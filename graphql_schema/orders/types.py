@@ -1,0 +1,298 @@
+"""Order types: orders, lines with queue positions, shipment groups, payments, events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+import orjson
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from graphql_schema.context import Context
+from graphql_schema.errors import UserError
+from graphql_schema.inventory.types import PaymentTermsKind, PoolKind
+from graphql_schema.relay import global_id
+
+
+@strawberry.enum(description="Which commitment a line is: ready stock, pre-order or backorder.")
+class LineState(Enum):
+    READY = "READY"
+    PRE_ORDER = "PRE_ORDER"
+    BACKORDER = "BACKORDER"
+
+
+@strawberry.enum
+class LineStatus(Enum):
+    RESERVED = "RESERVED"
+    WAITING = "WAITING"
+    ALLOCATED = "ALLOCATED"
+    CANCELLED = "CANCELLED"
+    SHIPPED = "SHIPPED"
+
+
+@strawberry.enum
+class OrderStatus(Enum):
+    PLACED = "PLACED"
+    CANCELLED = "CANCELLED"
+    COMPLETED = "COMPLETED"
+
+
+@strawberry.enum
+class PaymentEntryKind(Enum):
+    AUTHORIZE = "AUTHORIZE"
+    CAPTURE = "CAPTURE"
+    REFUND = "REFUND"
+    VOID = "VOID"
+    REAUTHORIZE = "REAUTHORIZE"
+
+
+@strawberry.type
+class Money:
+    amount_minor: int
+    currency: str
+
+
+@strawberry.type
+class Customer:
+    email: str
+    name: str
+
+
+@strawberry.type
+class PaymentSummary:
+    captured: Money
+    authorized: Money = strawberry.field(description="Authorized and not voided or captured.")
+    refunded: Money
+    voided: Money
+    due_at_dispatch: Money = strawberry.field(description="Balance still to be taken.")
+
+
+def _summary(entries: list[Any], currency: str, total: int) -> PaymentSummary:
+    sums: dict[str, int] = {}
+    for e in entries:
+        sums[e["kind"]] = sums.get(e["kind"], 0) + int(e["amount_minor"])
+    captured = sums.get("CAPTURE", 0)
+    refunded = sums.get("REFUND", 0)
+    voided = sums.get("VOID", 0)
+    authorized = max(0, sums.get("AUTHORIZE", 0) + sums.get("REAUTHORIZE", 0) - voided)
+    due = max(0, total - captured) if total else 0
+    return PaymentSummary(
+        captured=Money(amount_minor=captured, currency=currency),
+        authorized=Money(amount_minor=authorized, currency=currency),
+        refunded=Money(amount_minor=refunded, currency=currency),
+        voided=Money(amount_minor=voided, currency=currency),
+        due_at_dispatch=Money(amount_minor=due, currency=currency),
+    )
+
+
+@strawberry.type
+class PaymentEntry:
+    kind: PaymentEntryKind
+    amount: Money
+    gateway: str
+    reference: str
+    line_id: strawberry.ID | None
+    expires_at: datetime | None
+    note: str | None
+    created_at: datetime
+
+
+@strawberry.type(description="Who changed what, when: the order's audit trail.")
+class OrderEvent:
+    action: str
+    actor: str
+    line_id: strawberry.ID | None
+    before: JSON | None
+    after: JSON | None
+    at: datetime
+
+
+@strawberry.type
+class OrderLine:
+    id: strawberry.ID
+    line_number: int
+    sub_number: int = strawberry.field(description="A line split over states has sub-lines.")
+    sku: str
+    quantity: int
+    state: LineState
+    status: LineStatus
+    queue_position: int | None = strawberry.field(
+        description="1 = next to be served for this SKU; null when not waiting."
+    )
+    units_ahead: int | None
+    reserved_pool: PoolKind
+    reserved_channel: str | None
+    payment_terms: PaymentTermsKind
+    shipment_group: int
+    unit_price: Money
+    queued_at: datetime | None
+    _db_id: strawberry.Private[int]
+    _order_id: strawberry.Private[Any]
+    _currency: strawberry.Private[str]
+
+    @strawberry.field
+    async def payment_summary(self, info: Info[Context, Any]) -> PaymentSummary:
+        entries = await info.context.loaders.payments_by_order.load(self._order_id)
+        mine = [e for e in entries if e["line_id"] == self._db_id]
+        return _summary(mine, self._currency, self.quantity * self.unit_price.amount_minor)
+
+    @classmethod
+    def from_row(cls, row: Any, currency: str) -> OrderLine:
+        return cls(
+            id=global_id("OrderLine", str(row["id"])),
+            line_number=row["line_no"],
+            sub_number=row["sub_no"],
+            sku=row["sku"],
+            quantity=row["quantity"],
+            state=LineState(row["state"]),
+            status=LineStatus(row["status"]),
+            queue_position=row["queue_position"],
+            units_ahead=row["units_ahead"],
+            reserved_pool=PoolKind(row["pool_kind"]),
+            reserved_channel=row["pool_channel"],
+            payment_terms=PaymentTermsKind(row["payment_terms"]),
+            shipment_group=row["shipment_group"],
+            unit_price=Money(amount_minor=row["unit_price_minor"], currency=currency),
+            queued_at=row["queued_at"],
+            _db_id=row["id"],
+            _order_id=row["order_id"],
+            _currency=currency,
+        )
+
+
+SHIPS_WHEN = {
+    "READY": "now",
+    "PRE_ORDER": "at release",
+    "BACKORDER": "when back in stock",
+}
+
+
+@strawberry.type
+class ShipmentGroup:
+    number: int
+    states: list[LineState]
+    ships_when: str = strawberry.field(
+        description='"now", "at release", "when back in stock", or "together, when complete".'
+    )
+    lines: list[OrderLine]
+
+
+@strawberry.type
+class Order:
+    id: strawberry.ID
+    number: str
+    channel: str
+    status: OrderStatus
+    tags: list[str]
+    customer: Customer
+    region: str | None
+    postal_code: str | None
+    ship_together: bool
+    placed_at: datetime
+    total: Money
+    _db_id: strawberry.Private[Any]
+    _currency: strawberry.Private[str]
+
+    async def _lines(self, info: Info[Context, Any]) -> list[OrderLine]:
+        rows = await info.context.loaders.lines_by_order.load(self._db_id)
+        return [OrderLine.from_row(r, self._currency) for r in rows]
+
+    @strawberry.field
+    async def lines(self, info: Info[Context, Any]) -> list[OrderLine]:
+        return await self._lines(info)
+
+    @strawberry.field(description="Ready goods ship now; the rest later, unless shipTogether.")
+    async def shipment_groups(self, info: Info[Context, Any]) -> list[ShipmentGroup]:
+        lines = [line for line in await self._lines(info) if line.status != LineStatus.CANCELLED]
+        groups: dict[int, list[OrderLine]] = {}
+        for line in lines:
+            groups.setdefault(line.shipment_group, []).append(line)
+        result = []
+        for number in sorted(groups):
+            members = groups[number]
+            states = sorted({m.state for m in members}, key=lambda s: list(LineState).index(s))
+            when = SHIPS_WHEN[states[0].value] if len(states) == 1 else "together, when complete"
+            result.append(
+                ShipmentGroup(number=number, states=states, ships_when=when, lines=members)
+            )
+        return result
+
+    @strawberry.field
+    async def payments(self, info: Info[Context, Any]) -> list[PaymentEntry]:
+        rows = await info.context.loaders.payments_by_order.load(self._db_id)
+        return [
+            PaymentEntry(
+                kind=PaymentEntryKind(r["kind"]),
+                amount=Money(amount_minor=int(r["amount_minor"]), currency=r["currency"]),
+                gateway=r["gateway"],
+                reference=r["reference"],
+                line_id=global_id("OrderLine", str(r["line_id"])) if r["line_id"] else None,
+                expires_at=r["expires_at"],
+                note=r["note"],
+                created_at=r["created_at"],
+            )
+            for r in rows
+        ]
+
+    @strawberry.field
+    async def payment_summary(self, info: Info[Context, Any]) -> PaymentSummary:
+        rows = await info.context.loaders.payments_by_order.load(self._db_id)
+        return _summary(rows, self._currency, self.total.amount_minor)
+
+    @strawberry.field
+    async def events(self, info: Info[Context, Any]) -> list[OrderEvent]:
+        rows = await info.context.loaders.events_by_order.load(self._db_id)
+        return [
+            OrderEvent(
+                action=r["action"],
+                actor=r["actor"],
+                line_id=global_id("OrderLine", str(r["line_id"])) if r["line_id"] else None,
+                before=_json(r["before"]),
+                after=_json(r["after"]),
+                at=r["created_at"],
+            )
+            for r in rows
+        ]
+
+    @classmethod
+    def from_row(cls, row: Any) -> Order:
+        return cls(
+            id=global_id("Order", str(row["id"])),
+            number=row["number"],
+            channel=row["channel_code"],
+            status=OrderStatus(row["status"]),
+            tags=list(row["tags"]),
+            customer=Customer(email=row["customer_email"], name=row["customer_name"]),
+            region=row["region"],
+            postal_code=row["postal_code"],
+            ship_together=row["ship_together"],
+            placed_at=row["placed_at"],
+            total=Money(amount_minor=int(row["total_minor"]), currency=row["currency"]),
+            _db_id=row["id"],
+            _currency=row["currency"],
+        )
+
+
+def _json(value: Any) -> Any:
+    return orjson.loads(value) if isinstance(value, str) else value
+
+
+@strawberry.type
+class PlaceOrderPayload:
+    order: Order | None
+    order_token: str | None = strawberry.field(
+        description="Shown once: lets the customer's storefront read this order."
+    )
+    replayed: bool = strawberry.field(
+        description="True when this is the stored result of an earlier request with the key."
+    )
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class OrderPayload:
+    order: Order | None
+    user_errors: list[UserError]
