@@ -336,11 +336,6 @@ async def test_scopes_decide_who_may_place_and_read(server: LiveServer) -> None:
     )
     assert anonymous.errors[0]["extensions"]["code"] == "UNAUTHENTICATED"
     storefront = await server.key_with("storefront")
-    ok = (
-        await place(server, [{"sku": "PL-SCOPE", "quantity": 1}], key=None, channel="webstore")
-        if False
-        else None
-    )
     placed = (
         await server.gql(
             PLACE, {"input": order_input([{"sku": "PL-SCOPE", "quantity": 1}])}, key=storefront
