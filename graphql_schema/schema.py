@@ -23,14 +23,14 @@ from graphql_schema.errors import make_should_mask
 from graphql_schema.extensions import DocumentCache, OperationMetrics
 from graphql_schema.inventory.mutations import InventoryMutations
 from graphql_schema.inventory.queries import InventoryQueries
-from graphql_schema.orders.mutations import OrderMutations
+from graphql_schema.orders.mutations import OrderAdminMutations, OrderMutations
 from graphql_schema.orders.queries import OrderQueries
 from graphql_schema.products.queries import ProductQueries
 
 SCHEMA_FILE = Path(__file__).with_name("schema.graphql")
 
 Query = merge_types("Query", (ProductQueries, InventoryQueries, OrderQueries))
-Mutation = merge_types("Mutation", (InventoryMutations, OrderMutations))
+Mutation = merge_types("Mutation", (InventoryMutations, OrderMutations, OrderAdminMutations))
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:

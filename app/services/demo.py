@@ -12,7 +12,9 @@ from app.services.container import Services
 from app.services.inventory import BackorderInput, PaymentInput, PreorderInput, ProductInput
 from app.services.results import SYSTEM
 from app.settings import Settings
+from app.services.orders import LineInput, PlaceOrderInput, place_order
 from app.storage.database import create_engine
+from app.storage.readpool import create_read_pool
 
 CHANNELS = [
     ("webstore", "Webstore", "WEBSTORE", 24, False),
@@ -168,12 +170,62 @@ async def load_demo_data(services: Services) -> dict[str, int]:
     ):
         # two left, both kept back as safety stock: nothing can be sold
         await stock("POSTER-ED1", "main", 2)
-    return {"products_created": created}
+    orders_placed = await _demo_orders(services)
+    return {"products_created": created, "orders_placed": orders_placed}
+
+
+DEMO_ORDERS = [
+    ("demo-1", "webstore", "ada@example.com", "Ada Lovelace", "EU", [("TEE-BLK-M", 2)]),
+    ("demo-2", "marketplace", "alan@example.com", "Alan Turing", "UK", [("TEE-BLK-M", 1)]),
+    ("demo-3", "webstore", "grace@example.com", "Grace Hopper", "US", [("AURORA-HP", 1)]),
+    ("demo-4", "webstore", "edsger@example.com", "Edsger Dijkstra", "EU", [("NEBULA-LTD", 2)]),
+    (
+        "demo-5",
+        "webstore",
+        "barbara@example.com",
+        "Barbara Liskov",
+        "EU",
+        [("MUG-WHT", 5), ("TOTE-NAT", 1)],
+    ),
+    ("demo-6", "pos", "ken@example.com", "Ken Thompson", "EU", [("TRAIL-42", 1)]),
+    ("demo-7", "b2b", "buyer@example.com", "Wholesale buyer", "EU", [("DESK-LAMP", 4)]),
+]
+
+
+async def _demo_orders(services: Services) -> int:
+    """Orders in every state. Placed once: a key that was ever used is never placed again,
+    even after its idempotency window has passed."""
+    placed = 0
+    for key, channel, email, name, region, lines in DEMO_ORDERS:
+        async with services.read_pool.acquire() as conn:
+            if await conn.fetchval("SELECT 1 FROM orders WHERE idempotency_key = $1", key):
+                continue
+        result = await place_order(
+            services,
+            SYSTEM,
+            PlaceOrderInput(
+                idempotency_key=key,
+                channel=channel,
+                customer_email=email,
+                customer_name=name,
+                region=region,
+                lines=tuple(LineInput(sku, qty) for sku, qty in lines),
+            ),
+        )
+        if result.value is not None and not result.value.replayed:
+            placed += 1
+    return placed
 
 
 async def load_demo_data_at(url: str, settings: Settings) -> dict[str, int]:
     engine = create_engine(url, settings, pool_size=2, max_overflow=0)
+    read_pool = await create_read_pool(url, 2)
+    write_pool = await create_read_pool(url, 2, name="preorder-oms-demo")
     try:
-        return await load_demo_data(Services(engine, settings))
+        return await load_demo_data(
+            Services(engine, settings, read_pool=read_pool, write_pool=write_pool)
+        )
     finally:
+        await read_pool.close()
+        await write_pool.close()
         await engine.dispose()

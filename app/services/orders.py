@@ -703,12 +703,111 @@ async def set_customer_priority(
     services: Services, actor: Actor, email: str, priority: bool
 ) -> Result[bool]:
     async with services.raw_uow() as uow:
-        updated = await uow.conn.fetchval(
-            "UPDATE customers SET priority = $2 WHERE email = $1 RETURNING priority",
-            email,
-            priority,
+        before = await uow.conn.fetchval(
+            "SELECT priority FROM customers WHERE email = $1 FOR UPDATE", email
         )
-        if updated is None:
+        if before is None:
             return Result.fail(E.NOT_FOUND, f"No customer {email!r}.", "email")
+        await uow.conn.execute(
+            "UPDATE customers SET priority = $2 WHERE email = $1", email, priority
+        )
+        await uow.conn.execute(
+            "INSERT INTO audit_events (entity, entity_id, action, actor, before, after) "
+            "VALUES ('customer', $1, 'customer.priority_set', $2, $3::jsonb, $4::jsonb)",
+            email,
+            actor.name,
+            orjson.dumps({"priority": before}).decode(),
+            orjson.dumps({"priority": priority}).decode(),
+        )
         await uow.commit()
-    return Result(bool(updated))
+    return Result(priority)
+
+
+# ---------------------------------------------------------------- authorization renewal
+
+RENEWABLE_SQL = """
+WITH current_auth AS (
+    SELECT DISTINCT ON (pe.line_id)
+           pe.id, pe.line_id, pe.order_id, pe.kind, pe.amount_minor, pe.currency, pe.reference,
+           pe.expires_at
+    FROM payment_entries pe
+    JOIN order_lines l ON l.id = pe.line_id
+    WHERE l.status = 'WAITING' AND pe.kind IN ('AUTHORIZE', 'REAUTHORIZE')
+    ORDER BY pe.line_id, pe.id DESC
+)
+SELECT a.*, p.release_date, l.state
+FROM current_auth a
+JOIN order_lines l ON l.id = a.line_id
+JOIN products p ON p.id = l.product_id
+WHERE a.expires_at <= $1
+  AND NOT EXISTS (SELECT 1 FROM payment_entries v
+                  WHERE v.line_id = a.line_id AND v.kind = 'VOID' AND v.id > a.id)
+ORDER BY a.line_id
+FOR UPDATE OF l SKIP LOCKED
+"""
+
+
+async def renew_authorizations(
+    services: Services,
+    actor: Actor,
+    within: timedelta = timedelta(days=1),
+    gateway: PaymentGateway | None = None,
+) -> Result[int]:
+    """Re-authorize waiting lines whose authorization expires within ``within``: a new
+    authorization is taken and the old one voided, so a pre-order whose release is further
+    away than an authorization lasts is still covered when it ships. Safe to run on several
+    replicas at once (``SKIP LOCKED``)."""
+    gateway = gateway or LedgerGateway()
+    now = services.now()
+    valid = timedelta(days=services.settings.authorization_valid_days)
+    renewed = 0
+    async with services.raw_uow() as uow:
+        rows = await uow.conn.fetch(RENEWABLE_SQL, now + within)
+        for row in rows:
+            amount = int(row["amount_minor"])
+            new = await gateway.execute(PaymentKind.REAUTHORIZE, amount, row["currency"], None)
+            if not new.approved:
+                continue
+            old = await gateway.execute(PaymentKind.VOID, amount, row["currency"], row["reference"])
+            await store.insert_payment_entries(
+                uow.conn,
+                row["order_id"],
+                [
+                    (
+                        row["line_id"],
+                        "REAUTHORIZE",
+                        amount,
+                        row["currency"],
+                        gateway.name,
+                        new.reference,
+                        now + valid,
+                        f"renews {row['reference']}",
+                    ),
+                    (
+                        row["line_id"],
+                        "VOID",
+                        amount,
+                        row["currency"],
+                        gateway.name,
+                        old.reference,
+                        None,
+                        f"replaced by {new.reference}",
+                    ),
+                ],
+            )
+            await store.insert_events(
+                uow.conn,
+                row["order_id"],
+                [
+                    (
+                        row["line_id"],
+                        "payment.reauthorized",
+                        actor.name,
+                        {"reference": row["reference"], "expiresAt": row["expires_at"].isoformat()},
+                        {"reference": new.reference, "expiresAt": (now + valid).isoformat()},
+                    )
+                ],
+            )
+            renewed += 1
+        await uow.commit()
+    return Result(renewed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import strawberry
@@ -12,9 +13,9 @@ from app.services import orders as order_service
 from app.services.orders import LineInput
 from app.services.orders import PlaceOrderInput as PlaceOrderCommand
 from app.services.results import Actor, ServiceError
-from graphql_schema.auth import current_actor
+from graphql_schema.auth import current_actor, require_scope
 from graphql_schema.context import Context
-from graphql_schema.errors import AuthenticationError, PermissionDenied, PublicError
+from graphql_schema.errors import AuthenticationError, PermissionDenied, PublicError, UserError
 from graphql_schema.inventory.types import to_user_errors
 from graphql_schema.orders.queries import order_uuid
 from graphql_schema.orders.types import Order, OrderPayload, PlaceOrderPayload
@@ -211,6 +212,63 @@ class OrderMutations:
         if result.value is None:
             return OrderPayload(order=None, user_errors=to_user_errors(result.errors))
         return OrderPayload(order=await _order_payload(info, order_id), user_errors=[])
+
+
+@strawberry.type
+class RenewAuthorizationsPayload:
+    renewed: int
+    user_errors: list[UserError]
+
+
+@strawberry.input
+class SetCustomerPriorityInput:
+    email: str
+    priority: bool
+
+
+@strawberry.type
+class CustomerPriorityPayload:
+    email: str
+    priority: bool | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class OrderAdminMutations:
+    @strawberry.mutation(
+        description="Re-authorize waiting lines whose card authorization expires within a day "
+        "(the scheduler runs this too); voids the old authorization."
+    )
+    async def renew_expiring_authorizations(
+        self, info: Info[Context, Any], within_hours: int = 24
+    ) -> RenewAuthorizationsPayload:
+        actor = await require_scope(info, "ops")
+        if not 0 < within_hours <= 24 * 30:
+            return RenewAuthorizationsPayload(
+                renewed=0,
+                user_errors=to_user_errors(
+                    [ServiceError(("withinHours",), "INVALID", "Between 1 and 720 hours.")]
+                ),
+            )
+        result = await order_service.renew_authorizations(
+            info.context.services, actor, timedelta(hours=within_hours)
+        )
+        return RenewAuthorizationsPayload(renewed=result.value or 0, user_errors=[])
+
+    @strawberry.mutation(description="Mark a customer as priority: their orders get PRIORITY.")
+    async def set_customer_priority(
+        self, info: Info[Context, Any], input: SetCustomerPriorityInput
+    ) -> CustomerPriorityPayload:
+        actor = await require_scope(info, "ops")
+        email = input.email.strip().lower()
+        result = await order_service.set_customer_priority(
+            info.context.services, actor, email, input.priority
+        )
+        return CustomerPriorityPayload(
+            email=email,
+            priority=result.value,
+            user_errors=to_user_errors(_prefix(result.errors)),
+        )
 
 
 def _prefix(errors: list[ServiceError]) -> list[ServiceError]:

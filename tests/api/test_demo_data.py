@@ -19,13 +19,28 @@ async def test_the_demo_data_shows_each_state_on_at_least_two_products(
     states = Counter(e["node"]["availability"]["state"] for e in result.data["products"]["edges"])
     for state in ("IN_STOCK", "PRE_ORDER", "BACKORDER", "SOLD_OUT"):
         assert states[state] >= 2, states
+    orders = await server.gql("{ orders(first: 50) { edges { node { number lines { state } } } } }")
+    line_states = {
+        line["state"] for e in orders.data["orders"]["edges"] for line in e["node"]["lines"]
+    }
+    assert len(orders.data["orders"]["edges"]) >= 7
+    assert line_states == {"READY", "PRE_ORDER", "BACKORDER"}
 
 
 async def test_loading_the_demo_data_again_adds_no_rows(server: LiveServer) -> None:
     await load_demo_data(server.services)
-    tables = ("products", "inventory_pools", "stock_levels", "stock_movements", "channels")
+    tables = (
+        "products",
+        "inventory_pools",
+        "stock_levels",
+        "stock_movements",
+        "channels",
+        "orders",
+        "order_lines",
+        "payment_entries",
+    )
     before = {t: (await server.sql(f"SELECT count(*) AS n FROM {t}"))[0]["n"] for t in tables}
     counts = await load_demo_data(server.services)
     after = {t: (await server.sql(f"SELECT count(*) AS n FROM {t}"))[0]["n"] for t in tables}
-    assert counts == {"products_created": 0}
+    assert counts == {"products_created": 0, "orders_placed": 0}
     assert after == before
