@@ -169,7 +169,8 @@ async def live_server(database_url: str, **settings_overrides: Any) -> AsyncIter
         access_log=False,
         **{
             "db_pool_size": 10,
-            "db_max_overflow": 80,
+            "db_max_overflow": 20,
+            "db_write_pool_size": 64,
             "pdp_cache_seconds": 0,
             **settings_overrides,
         },
