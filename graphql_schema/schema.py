@@ -26,6 +26,7 @@ from graphql_schema.inventory.queries import InventoryQueries
 from graphql_schema.orders.mutations import OrderAdminMutations, OrderMutations
 from graphql_schema.orders.queries import OrderQueries
 from graphql_schema.products.queries import ProductQueries
+from graphql_schema.scalars import SCALAR_MAP
 
 SCHEMA_FILE = Path(__file__).with_name("schema.graphql")
 
@@ -55,7 +56,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         extensions=extensions,
-        config=StrawberryConfig(relay_max_results=100),
+        config=StrawberryConfig(relay_max_results=100, scalar_map=SCALAR_MAP),
     )
 
 

@@ -224,7 +224,8 @@ def _replay(existing: Any, request_hash: str) -> Result[Placed]:
         errors=[
             ServiceError(tuple(e["field"]) if e["field"] else None, e["code"], e["message"])
             for e in stored
-        ]
+        ],
+        replayed=True,
     )
 
 
@@ -502,13 +503,15 @@ async def list_orders(
     if flt.status:
         where.append(f"o.status = {arg(flt.status)}")
     if flt.tag:
-        where.append(f"{arg(flt.tag)} = ANY(o.tags)")
+        where.append(f"{arg(flt.tag.strip().upper())} = ANY(o.tags)")
     if flt.placed_from is not None:
         where.append(f"o.placed_at >= {arg(flt.placed_from)}")
     if flt.placed_to is not None:
         where.append(f"o.placed_at < {arg(flt.placed_to)}")
     if flt.state or flt.sku:
-        cond = ["l.order_id = o.id", "l.status <> 'CANCELLED'"]
+        cond = ["l.order_id = o.id"]
+        if flt.status != "CANCELLED":
+            cond.append("l.status <> 'CANCELLED'")
         if flt.state:
             cond.append(f"l.state = {arg(flt.state)}")
         if flt.sku:

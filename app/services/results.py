@@ -33,6 +33,7 @@ class ServiceError:
 class Result(Generic[T]):
     value: T | None = None
     errors: list[ServiceError] = field(default_factory=list)
+    replayed: bool = False  # the stored outcome of an earlier request with the same key
 
     @property
     def ok(self) -> bool:

@@ -19,6 +19,7 @@ from graphql_schema.context import Context
 from graphql_schema.errors import UserError
 from graphql_schema.inventory.types import PaymentTermsKind, to_user_errors
 from graphql_schema.products.types import Product
+from graphql_schema.scalars import Long
 
 
 @strawberry.enum(description="Why on-hand stock changed; recorded in the stock ledger.")
@@ -43,7 +44,7 @@ class ProductPayload:
 class PaymentTermsInput:
     kind: PaymentTermsKind = PaymentTermsKind.FULL
     deposit_percent: float | None = None
-    deposit_amount_minor: int | None = None
+    deposit_amount_minor: Long | None = None
 
 
 @strawberry.input
@@ -54,7 +55,7 @@ class CreateProductInput:
     description: str | None = None
     tags: list[str] = strawberry.field(default_factory=list)
     options: strawberry.scalars.JSON | None = None
-    price_minor: int = 0
+    price_minor: Long = Long(0)
     currency: str = "EUR"
     release_date: date | None = None
     safety_stock: int = 0

@@ -13,6 +13,7 @@ from app.services.availability import PaymentTermsView
 from app.services.results import ServiceError
 from app.storage.inventory import SkuRecord
 from graphql_schema.errors import UserError
+from graphql_schema.scalars import Long
 
 
 @strawberry.enum(description="What a storefront shows for a request: which button, which promise.")
@@ -43,14 +44,14 @@ class PaymentTermsKind(Enum):
 class PaymentTerms:
     kind: PaymentTermsKind
     deposit_percent: float | None
-    deposit_amount_minor: int | None
+    deposit_amount_minor: Long | None
 
     @classmethod
     def from_view(cls, view: PaymentTermsView) -> PaymentTerms:
         return cls(
             kind=PaymentTermsKind(view.terms.value),
             deposit_percent=view.deposit_percent,
-            deposit_amount_minor=view.deposit_minor,
+            deposit_amount_minor=long_or_none(view.deposit_minor),
         )
 
 
@@ -142,6 +143,10 @@ class Availability:
         )
 
 
+def long_or_none(value: int | None) -> Long | None:
+    return Long(value) if value is not None else None
+
+
 def to_user_errors(errors: list[ServiceError]) -> list[UserError]:
     return [
         UserError(field=list(e.field) if e.field else None, code=e.code, message=e.message)
@@ -209,7 +214,7 @@ def preorder_settings(record: SkuRecord) -> PreorderSettings:
         payment_terms=PaymentTerms(
             kind=PaymentTermsKind(pre.payment.value),
             deposit_percent=record.preorder_deposit_percent,
-            deposit_amount_minor=record.preorder_deposit_minor,
+            deposit_amount_minor=long_or_none(record.preorder_deposit_minor),
         ),
     )
 
@@ -224,6 +229,6 @@ def backorder_settings(record: SkuRecord) -> BackorderSettings:
         payment_terms=PaymentTerms(
             kind=PaymentTermsKind(back.payment.value),
             deposit_percent=record.backorder_deposit_percent,
-            deposit_amount_minor=record.backorder_deposit_minor,
+            deposit_amount_minor=long_or_none(record.backorder_deposit_minor),
         ),
     )

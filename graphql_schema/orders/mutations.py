@@ -6,7 +6,6 @@ from datetime import timedelta
 from typing import Any
 
 import strawberry
-from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from app.services import orders as order_service
@@ -59,7 +58,6 @@ class PlaceOrderInput:
     shipping_address: ShippingAddressInput | None = None
     lines: list[OrderLineInput]
     ship_together: bool = False
-    metadata: JSON | None = None
 
 
 async def _actor(info: Info[Context, Any]) -> Actor:
@@ -140,7 +138,7 @@ class OrderMutations:
             return PlaceOrderPayload(
                 order=None,
                 order_token=None,
-                replayed=False,
+                replayed=result.replayed,
                 user_errors=to_user_errors(result.errors),
             )
         placed = result.value

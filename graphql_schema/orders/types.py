@@ -15,6 +15,7 @@ from graphql_schema.context import Context
 from graphql_schema.errors import UserError
 from graphql_schema.inventory.types import PaymentTermsKind, PoolKind
 from graphql_schema.relay import global_id
+from graphql_schema.scalars import Long
 
 
 @strawberry.enum(description="Which commitment a line is: ready stock, pre-order or backorder.")
@@ -51,7 +52,7 @@ class PaymentEntryKind(Enum):
 
 @strawberry.type
 class Money:
-    amount_minor: int
+    amount_minor: Long
     currency: str
 
 
@@ -70,7 +71,19 @@ class PaymentSummary:
     due_at_dispatch: Money = strawberry.field(description="Balance still to be taken.")
 
 
-def _summary(entries: list[Any], currency: str, total: int) -> PaymentSummary:
+def _captured(entries: list[Any]) -> int:
+    return sum(int(e["amount_minor"]) for e in entries if e["kind"] == "CAPTURE")
+
+
+def line_due(line: Any, entries: list[Any]) -> int:
+    """What a line still owes at dispatch: nothing once cancelled."""
+    if line["status"] == "CANCELLED":
+        return 0
+    mine = [e for e in entries if e["line_id"] == line["id"]]
+    return max(0, int(line["quantity"]) * int(line["unit_price_minor"]) - _captured(mine))
+
+
+def _summary(entries: list[Any], currency: str, due: int) -> PaymentSummary:
     sums: dict[str, int] = {}
     for e in entries:
         sums[e["kind"]] = sums.get(e["kind"], 0) + int(e["amount_minor"])
@@ -78,13 +91,12 @@ def _summary(entries: list[Any], currency: str, total: int) -> PaymentSummary:
     refunded = sums.get("REFUND", 0)
     voided = sums.get("VOID", 0)
     authorized = max(0, sums.get("AUTHORIZE", 0) + sums.get("REAUTHORIZE", 0) - voided)
-    due = max(0, total - captured) if total else 0
     return PaymentSummary(
-        captured=Money(amount_minor=captured, currency=currency),
-        authorized=Money(amount_minor=authorized, currency=currency),
-        refunded=Money(amount_minor=refunded, currency=currency),
-        voided=Money(amount_minor=voided, currency=currency),
-        due_at_dispatch=Money(amount_minor=due, currency=currency),
+        captured=Money(amount_minor=Long(captured), currency=currency),
+        authorized=Money(amount_minor=Long(authorized), currency=currency),
+        refunded=Money(amount_minor=Long(refunded), currency=currency),
+        voided=Money(amount_minor=Long(voided), currency=currency),
+        due_at_dispatch=Money(amount_minor=Long(due), currency=currency),
     )
 
 
@@ -132,12 +144,13 @@ class OrderLine:
     _db_id: strawberry.Private[int]
     _order_id: strawberry.Private[Any]
     _currency: strawberry.Private[str]
+    _row: strawberry.Private[Any]
 
     @strawberry.field
     async def payment_summary(self, info: Info[Context, Any]) -> PaymentSummary:
         entries = await info.context.loaders.payments_by_order.load(self._order_id)
         mine = [e for e in entries if e["line_id"] == self._db_id]
-        return _summary(mine, self._currency, self.quantity * self.unit_price.amount_minor)
+        return _summary(mine, self._currency, line_due(self._row, entries))
 
     @classmethod
     def from_row(cls, row: Any, currency: str) -> OrderLine:
@@ -155,11 +168,12 @@ class OrderLine:
             reserved_channel=row["pool_channel"],
             payment_terms=PaymentTermsKind(row["payment_terms"]),
             shipment_group=row["shipment_group"],
-            unit_price=Money(amount_minor=row["unit_price_minor"], currency=currency),
+            unit_price=Money(amount_minor=Long(row["unit_price_minor"]), currency=currency),
             queued_at=row["queued_at"],
             _db_id=row["id"],
             _order_id=row["order_id"],
             _currency=currency,
+            _row=row,
         )
 
 
@@ -226,7 +240,7 @@ class Order:
         return [
             PaymentEntry(
                 kind=PaymentEntryKind(r["kind"]),
-                amount=Money(amount_minor=int(r["amount_minor"]), currency=r["currency"]),
+                amount=Money(amount_minor=Long(int(r["amount_minor"])), currency=r["currency"]),
                 gateway=r["gateway"],
                 reference=r["reference"],
                 line_id=global_id("OrderLine", str(r["line_id"])) if r["line_id"] else None,
@@ -240,7 +254,8 @@ class Order:
     @strawberry.field
     async def payment_summary(self, info: Info[Context, Any]) -> PaymentSummary:
         rows = await info.context.loaders.payments_by_order.load(self._db_id)
-        return _summary(rows, self._currency, self.total.amount_minor)
+        lines = await info.context.loaders.lines_by_order.load(self._db_id)
+        return _summary(rows, self._currency, sum(line_due(line, rows) for line in lines))
 
     @strawberry.field
     async def events(self, info: Info[Context, Any]) -> list[OrderEvent]:
@@ -270,7 +285,7 @@ class Order:
             postal_code=row["postal_code"],
             ship_together=row["ship_together"],
             placed_at=row["placed_at"],
-            total=Money(amount_minor=int(row["total_minor"]), currency=row["currency"]),
+            total=Money(amount_minor=Long(int(row["total_minor"])), currency=row["currency"]),
             _db_id=row["id"],
             _currency=row["currency"],
         )

@@ -22,6 +22,7 @@ from graphql_schema.inventory.types import (
     preorder_settings,
 )
 from graphql_schema.relay import global_id
+from graphql_schema.scalars import Long
 
 
 @strawberry.type(description="A sellable variant (one SKU) with its selling policy.")
@@ -33,7 +34,7 @@ class Product:
     description: str | None
     options: JSON
     tags: list[str]
-    price_minor: int = strawberry.field(description="Unit price in minor units (cents).")
+    price_minor: Long = strawberry.field(description="Unit price in minor units (cents).")
     currency: str
     release_date: date | None
     safety_stock: int
@@ -81,7 +82,7 @@ class Product:
             description=row.description,
             options=cast(JSON, dict(row.options)),
             tags=list(row.tags),
-            price_minor=row.price_minor,
+            price_minor=Long(row.price_minor),
             currency=row.currency,
             release_date=row.release_date,
             safety_stock=row.safety_stock,
