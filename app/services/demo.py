@@ -10,9 +10,9 @@ from app.domain.availability import PaymentTerms
 from app.services import inventory
 from app.services.container import Services
 from app.services.inventory import BackorderInput, PaymentInput, PreorderInput, ProductInput
+from app.services.orders import LineInput, PlaceOrderInput, place_order
 from app.services.results import SYSTEM
 from app.settings import Settings
-from app.services.orders import LineInput, PlaceOrderInput, place_order
 from app.storage.database import create_engine
 from app.storage.readpool import create_read_pool
 
