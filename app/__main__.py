@@ -1,4 +1,5 @@
-"""Command line: ``python -m app serve | migrate | demo-data | export-schema``."""
+"""Command line: ``python -m app serve | migrate | demo-data | create-api-key | export-schema
+| check-invariants``."""
 
 from __future__ import annotations
 
@@ -94,6 +95,43 @@ def cmd_create_api_key(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_check_invariants(args: argparse.Namespace, settings: Settings) -> int:
+    """One line per violation; exit 1 when any error is left, 0 otherwise (docs/invariants.md)."""
+    from app.services.container import Services
+    from app.services.invariants import PoolRepair, Violation, check, repair_counters
+    from app.storage.database import create_engine
+    from app.storage.readpool import create_read_pool
+
+    url = _prepare_database(settings, demo=False)
+
+    async def run() -> tuple[list[PoolRepair], list[Violation]]:
+        engine = create_engine(url, settings, pool_size=1, max_overflow=0)
+        try:
+            read_pool = await create_read_pool(url, 1, name="preorder-oms-check")
+            try:
+                services = Services(engine, settings, read_pool=read_pool)
+                repaired = await repair_counters(services) if args.repair else []
+                return repaired, await check(services)
+            finally:
+                await read_pool.close()
+        finally:
+            await engine.dispose()
+
+    repaired, violations = asyncio.run(run())
+    for r in repaired:
+        pool = f"CHANNEL[{r.channel}]" if r.channel else r.kind
+        print(f"REPAIRED {r.sku} {pool} pool #{r.pool_id}: committed {r.before} -> {r.after}")
+    for violation in violations:
+        print(violation)
+    errors = sum(1 for v in violations if v.is_error)
+    if errors:
+        print(f"{errors} violation(s), {len(violations) - errors} warning(s)")
+        return 1
+    warnings = f" ({len(violations)} warning(s))" if violations else ""
+    print(f"no violations{warnings}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -115,6 +153,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     key.add_argument("--name", default="cli", help="a label for the key")
     key.set_defaults(func=cmd_create_api_key)
+    inv = sub.add_parser(
+        "check-invariants",
+        help="check that every counter is explained by rows; exit 1 on any violation",
+    )
+    inv.add_argument(
+        "--repair",
+        action="store_true",
+        help="first recompute drifted pool counters from order lines (audited)",
+    )
+    inv.set_defaults(func=cmd_check_invariants)
     export = sub.add_parser("export-schema", help="write graphql_schema/schema.graphql")
     export.add_argument("--output", default=None)
     export.set_defaults(func=cmd_export_schema)
