@@ -33,7 +33,7 @@ from app.services.inventory import MAX_UNITS
 from app.services.payments import LedgerGateway, PaymentGateway
 from app.services.results import Actor, Result, ServiceError
 from app.storage import orders as store
-from app.storage.inventory import SkuRecord, fetch_records
+from app.storage.inventory import SkuRecord, fetch_records, recompute_ready_raw
 from app.storage.notify import INVENTORY_CHANNEL
 
 
@@ -563,7 +563,8 @@ async def cancel(
         if order is None or not _may_manage(actor, order["channel_code"]):
             return Result.fail(E.NOT_FOUND, "No such order.", "id")
         lines = await conn.fetch(
-            "SELECT l.id, l.sku, l.quantity, l.state, l.status, l.pool_kind, l.pool_channel, "
+            "SELECT l.id, l.sku, l.product_id, l.quantity, l.state, l.status, l.pool_kind, "
+            "l.pool_channel, "
             "ip.id AS pool_id FROM order_lines l JOIN inventory_pools ip "
             "ON ip.product_id = l.product_id AND ip.kind = l.pool_kind "
             "AND ip.channel_code IS NOT DISTINCT FROM l.pool_channel "
@@ -581,8 +582,10 @@ async def cancel(
                 "id" if line_id is None else "lineId",
             )
         releases: dict[int, int] = {}
+        lock_key: dict[int, tuple[str, int]] = {}
         for line in open_lines:
             releases[line["pool_id"]] = releases.get(line["pool_id"], 0) + line["quantity"]
+            lock_key[line["pool_id"]] = (line["sku"], POOL_LOCK_ORDER[PoolKind(line["pool_kind"])])
         line_ids = [line["id"] for line in open_lines]
         await conn.execute(
             "UPDATE order_lines SET status = 'CANCELLED', updated_at = now() "
@@ -621,9 +624,15 @@ async def cancel(
                 )
             )
         await store.insert_events(conn, order_id, events)
-        for pool_id in sorted(releases):
+        # Same lock order as placement (SKU, then CHANNEL, READY, PRE_ORDER, BACKORDER).
+        for pool_id in sorted(releases, key=lambda pid: lock_key[pid]):
             if not await store.release(conn, pool_id, releases[pool_id]):
                 raise RuntimeError(f"pool {pool_id} would go below zero: ledger drift")
+        # A channel that had sold past a lowered hold sets aside less now: READY grows.
+        for product_id in sorted(
+            {line["product_id"] for line in open_lines if line["pool_kind"] == "CHANNEL"}
+        ):
+            await recompute_ready_raw(conn, product_id)
         for sku in sorted({line["sku"] for line in open_lines}):
             await conn.execute("SELECT pg_notify($1, $2)", INVENTORY_CHANNEL, sku)
         await uow.commit()

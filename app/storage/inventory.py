@@ -215,6 +215,14 @@ RETURNING r.capacity
 """
 
 
+RECOMPUTE_READY_SQL_ASYNCPG = RECOMPUTE_READY_SQL.replace(":pid", "$1")
+
+
+async def recompute_ready_raw(conn: asyncpg.Connection, product_id: uuid.UUID) -> int:
+    """``recompute_ready`` on a raw asyncpg connection (placement and cancellation)."""
+    return int(await conn.fetchval(RECOMPUTE_READY_SQL_ASYNCPG, product_id))
+
+
 async def recompute_ready(session: AsyncSession, product_id: uuid.UUID) -> int:
     """Bring READY and CHANNEL capacities in line with stock; returns READY capacity."""
     result = await session.execute(text(RECOMPUTE_READY_SQL), {"pid": product_id})
