@@ -34,6 +34,17 @@ async def current_actor(info: Info[Context, Any]) -> Actor | None:
     return ctx.actor
 
 
+async def require_internal(info: Info[Context, Any]) -> Actor:
+    """Inventory internals (pools, on-hand, committed counts): ops and channel integrations,
+    never anonymous callers or storefronts: they would show competitors the sales."""
+    actor = await current_actor(info)
+    if actor is None:
+        raise AuthenticationError("An API key is required.")
+    if not (actor.has_scope("ops") or any(s.startswith("channel:") for s in actor.scopes)):
+        raise PermissionDenied("Inventory internals need the 'ops' or a channel scope.")
+    return actor
+
+
 async def require_scope(info: Info[Context, Any], scope: str) -> Actor:
     actor = await current_actor(info)
     if actor is None:

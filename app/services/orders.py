@@ -408,6 +408,9 @@ async def _write(
         )
     await store.insert_events(conn, order_id, events)
     await store.complete_idempotency_key(conn, scope, data.idempotency_key, order_id)
+    # NOTIFY is delivered at COMMIT only, so queue it before taking the hot rows.
+    for sku in sorted({line.sku for line in lines}):
+        await conn.execute("SELECT pg_notify($1, $2)", INVENTORY_CHANNEL, sku)
     # The contended part, last: atomic conditional updates in one fixed order.
     updates: dict[int, int] = {}
     order_key: dict[int, tuple[str, int]] = {}
@@ -420,8 +423,6 @@ async def _write(
     for pool_id in sorted(updates, key=lambda pid: order_key[pid]):
         if not await store.reserve(conn, pool_id, updates[pool_id]):
             raise _LostRace
-    for sku in sorted({line.sku for line in lines}):
-        await conn.execute("SELECT pg_notify($1, $2)", INVENTORY_CHANNEL, sku)
     return Placed(order_id, number, token, replayed=False)
 
 

@@ -134,7 +134,8 @@ async def insert_order(
                             postal_code, address, ship_together, tags, currency, total_minor,
                             token_hash, placed_by, idempotency_key, placed_at)
         VALUES ('PO-' || to_char($14::timestamptz, 'YYYY') || '-'
-                    || lpad(nextval('order_number_seq')::text, 6, '0'),
+                    || (SELECT lpad(n::text, greatest(6, length(n::text)), '0')
+                        FROM nextval('order_number_seq') AS n),
                 $1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $14)
         RETURNING id, number
         """,

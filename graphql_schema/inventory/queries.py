@@ -9,6 +9,7 @@ from strawberry.types import Info
 
 from app.domain.availability import PoolKind as DomainPoolKind
 from app.services import inventory
+from graphql_schema.auth import require_internal
 from graphql_schema.context import Context
 from graphql_schema.errors import PublicError
 from graphql_schema.inventory.resolve import availability_for
@@ -47,6 +48,7 @@ class InventoryQueries:
         first: int | None = 50,
         after: str | None = None,
     ) -> Connection[InventoryPool]:
+        await require_internal(info)
         size = check_page_size(first)
         raw_after = decode_cursor("pool", after)
         try:

@@ -10,6 +10,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from app.storage.tables import Product as ProductRow
+from graphql_schema.auth import require_internal
 from graphql_schema.context import Context
 from graphql_schema.inventory.resolve import availability_for, pools_for
 from graphql_schema.inventory.types import (
@@ -55,20 +56,24 @@ class Product:
     async def pools(
         self, info: Info[Context, Any], kind: PoolKind | None = None
     ) -> list[InventoryPool]:
+        await require_internal(info)
         return await pools_for(info, self.sku, kind)
 
     @strawberry.field
     async def on_hand(self, info: Info[Context, Any]) -> int:
+        await require_internal(info)
         record = await info.context.loaders.record_by_sku.load(self.sku)
         return record.snapshot.on_hand if record else 0
 
     @strawberry.field
     async def preorder(self, info: Info[Context, Any]) -> PreorderSettings | None:
+        await require_internal(info)
         record = await info.context.loaders.record_by_sku.load(self.sku)
         return preorder_settings(record) if record else None
 
     @strawberry.field
     async def backorder(self, info: Info[Context, Any]) -> BackorderSettings | None:
+        await require_internal(info)
         record = await info.context.loaders.record_by_sku.load(self.sku)
         return backorder_settings(record) if record else None
 

@@ -391,3 +391,14 @@ async def test_orders_can_be_filtered_like_the_ops_tabs(server: LiveServer) -> N
         '{ orders(first: 100, filter: {tag: "VIP"}) { edges { node { number } } } }'
     )
     assert [e["node"]["number"] for e in by_tag.data["orders"]["edges"]] == [order["number"]]
+
+
+async def test_order_numbers_keep_growing_past_a_million(server: LiveServer) -> None:
+    await product(
+        server, "PL-MILLION", 'setStock(input: {sku: "PL-MILLION", location: "main", quantity: 5})'
+    )
+    await server.sql("SELECT setval('order_number_seq', 999999)")
+    first = (await place(server, [{"sku": "PL-MILLION", "quantity": 1}]))["order"]["number"]
+    second = (await place(server, [{"sku": "PL-MILLION", "quantity": 1}]))["order"]["number"]
+    assert first.endswith("-1000000")
+    assert second.endswith("-1000001")

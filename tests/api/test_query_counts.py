@@ -63,10 +63,10 @@ async def test_a_hundred_products_with_availability_and_pools_cost_as_many_queri
 ) -> None:
     await _create(server, 100, "QC")
     with count_statements(server) as small:
-        result = await server.gql(LIST_QUERY, {"first": 10}, anonymous=True)
+        result = await server.gql(LIST_QUERY, {"first": 10})
     assert len(result.data["products"]["edges"]) == 10
     with count_statements(server) as large:
-        result = await server.gql(LIST_QUERY, {"first": 100}, anonymous=True)
+        result = await server.gql(LIST_QUERY, {"first": 100})
     assert len(result.data["products"]["edges"]) == 100
     assert len(large) == len(small)
     # the page, one batched snapshot query, one read of regions and channels

@@ -1,0 +1,412 @@
+"""Order placement: orders/s and p50/p99 confirmation latency of ``placeOrder`` through the full
+HTTP stack (uvicorn, Starlette, Strawberry, API-key auth, the placement transaction, the order
+read back) vs raw asyncpg doing the reservation transaction directly, on the same database, run
+and concurrency.
+
+Two scenarios: 1 unit of a random SKU out of ``--skus`` in-stock SKUs (spread), and every order
+for one hot SKU (its READY pool row is the contended lock). Every request carries a fresh
+idempotency key and a fresh customer, so nothing replays and no customer row is shared.
+
+The raw baseline, per order, on one of ``--connections`` asyncpg connections: BEGIN; INSERT the
+idempotency key; INSERT a minimal order row (number from the same sequence); INSERT its one
+order line; the same conditional pool UPDATE as placement (``RESERVE_SQL``); COMMIT. It skips
+what placement does besides: the API key lookup, the expired-key DELETE, the channel and SKU
+snapshot reads, planning, the customer upsert, payment entries, events, completing the key,
+NOTIFY and reading the order back.
+
+    .venv/bin/python -m benchmarks.placement [--seconds 10] [--connections 32] [--skus 10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import random
+import secrets
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import asyncpg
+import uvloop
+
+from app.storage.database import to_asyncpg_dsn
+from app.storage.migrate import upgrade_to_head
+from app.storage.orders import RESERVE_SQL
+from benchmarks.harness import (
+    ROOT,
+    LoadResult,
+    benchmark_database,
+    build_request,
+    free_port,
+    server_process,
+)
+
+STOCK = 1_000_000  # READY units per SKU: never sells out during a run
+HOT_SKU = "HOT-00001"
+P99_TARGET = 0.100
+TARGETS = {"spread": 0.25, "hot": 0.50}
+
+PLACE_ORDER = """
+mutation PlaceOrder($input: PlaceOrderInput!) {
+  placeOrder(input: $input) {
+    order { number status lines { sku quantity state status } }
+    orderToken
+    replayed
+    userErrors { field code message }
+  }
+}
+"""
+
+SEED_SQL = """
+INSERT INTO channels (code, name, kind) VALUES ('webstore', 'Webstore', 'WEBSTORE')
+    ON CONFLICT DO NOTHING;
+INSERT INTO regions (code, name, transit_min_days, transit_max_days, is_default)
+    VALUES ('EU', 'EU', 2, 4, true) ON CONFLICT DO NOTHING;
+INSERT INTO locations (code, name) VALUES ('main', 'Main') ON CONFLICT DO NOTHING;
+INSERT INTO products (sku, name, price_minor, release_date)
+SELECT 'SKU-' || lpad(i::text, 5, '0'), 'Product ' || i, 1000 + i, current_date - 30
+FROM generate_series(1, $1) AS i
+UNION ALL SELECT 'HOT-00001', 'Hot product', 4999, current_date - 30;
+INSERT INTO inventory_pools (product_id, kind, capacity)
+SELECT id, k.kind, CASE WHEN k.kind = 'READY' THEN $1::int END FROM products,
+       (VALUES ('READY'), ('PRE_ORDER'), ('BACKORDER'), ('RESERVED')) AS k(kind);
+INSERT INTO stock_levels (product_id, location_code, on_hand)
+SELECT id, 'main', $1 FROM products
+"""
+
+RAW_KEY_SQL = (
+    "INSERT INTO idempotency_keys (scope, key, request_hash, expires_at) "
+    "VALUES ('raw|webstore', $1, $2, now() + interval '24 hours')"
+)
+RAW_ORDER_SQL = """
+INSERT INTO orders (number, channel_code, customer_email, customer_name, currency, total_minor,
+                    token_hash, placed_by, idempotency_key, placed_at)
+VALUES ('PO-' || to_char(now(), 'YYYY') || '-' || lpad(nextval('order_number_seq')::text, 6, '0'),
+        'webstore', $1, 'Bench Customer', 'EUR', $2, $3, 'raw-baseline', $4, now())
+RETURNING id
+"""
+RAW_LINE_SQL = """
+INSERT INTO order_lines (order_id, line_no, sub_no, product_id, sku, quantity, state, status,
+                         pool_kind, unit_price_minor, payment_terms, shipment_group)
+VALUES ($1, 1, 1, $2, $3, 1, 'READY', 'RESERVED', 'READY', $4, 'FULL', 1)
+"""
+
+
+async def seed(url: str, count: int) -> dict[str, tuple[Any, int, int]]:
+    """Products, pools, stock; returns sku -> (product id, READY pool id, price)."""
+    conn = await asyncpg.connect(to_asyncpg_dsn(url))
+    try:
+        statements = [s for s in SEED_SQL.split(";\n") if s.strip()]
+        for statement in statements[:3]:
+            await conn.execute(statement)
+        await conn.execute(statements[3], count)
+        for statement in statements[4:]:
+            await conn.execute(statement, STOCK)
+        await conn.execute("ANALYZE")
+        # A fresh cluster creates (and zero-fills) every WAL segment it needs: fill ~200 MB
+        # once and checkpoint, so the runs reuse recycled segments (a run writes less than
+        # that); the warm-up phases take care of buffers, plans and pool connections.
+        await conn.execute(
+            "CREATE TABLE wal_warmup AS SELECT g, repeat('x', 1000) AS pad "
+            "FROM generate_series(1, 200000) AS g"
+        )
+        await conn.execute("DROP TABLE wal_warmup")
+        await conn.execute("CHECKPOINT")
+        rows = await conn.fetch(
+            "SELECT p.sku, p.id, ip.id AS pool_id, p.price_minor FROM products p "
+            "JOIN inventory_pools ip ON ip.product_id = p.id AND ip.kind = 'READY'"
+        )
+        return {r["sku"]: (r["id"], r["pool_id"], r["price_minor"]) for r in rows}
+    finally:
+        await conn.close()
+
+
+def create_ops_key(url: str) -> str:
+    out = subprocess.run(
+        [sys.executable, "-m", "app", "create-api-key", "--scope", "ops", "--name", "bench"],
+        cwd=ROOT,
+        env={**os.environ, "OMS_DATABASE_URL": url, "OMS_LOG_LEVEL": "WARNING"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
+class Orders:
+    """An endless supply of distinct orders: (sequence number, unique key, SKU)."""
+
+    def __init__(self, pick: Callable[[], str]) -> None:
+        self.pick = pick
+        self.tag = secrets.token_hex(4)
+        self.counter = itertools.count(1)
+
+    def __iter__(self) -> Iterator[tuple[int, str, str]]:
+        for n in self.counter:
+            yield n, f"bench-{self.tag}-{n:09d}", self.pick()
+
+
+def order_body(orders: Orders, n: int, key: str, sku: str) -> dict[str, object]:
+    return {
+        "query": PLACE_ORDER,
+        "operationName": "PlaceOrder",
+        "variables": {
+            "input": {
+                "idempotencyKey": key,
+                "channel": "webstore",
+                "customer": {"email": f"c{n}-{orders.tag}@bench.example", "name": "Bench"},
+                "lines": [{"sku": sku, "quantity": 1}],
+            }
+        },
+    }
+
+
+def http_requests(orders: Orders, api_key: str) -> Iterator[bytes]:
+    """Pre-built request bytes, built lazily: one unique idempotency key each."""
+    headers = {"Authorization": f"Bearer {api_key}"}
+    for n, key, sku in orders:
+        yield build_request("/graphql", order_body(orders, n, key, sku), headers)
+
+
+def preflight(port: int, orders: Orders, api_key: str) -> None:
+    """One order first: the server on ``port`` is ours, takes the key and places orders."""
+    n, key, sku = next(iter(orders))
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/graphql",
+        data=json.dumps(order_body(orders, n, key, sku)).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {api_key}"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        answer = response.read()
+    if b'"number"' not in answer:
+        raise RuntimeError(f"placeOrder placed no order: {answer[:500]!r}")
+
+
+class Failures:
+    def __init__(self) -> None:
+        self.first: str | None = None
+
+    def note(self, text: str) -> None:
+        if self.first is None:
+            self.first = text[:300]
+
+
+async def _one_connection(
+    port: int,
+    requests: Iterator[bytes],
+    stop_at: float,
+    latencies: list[float],
+    counters: list[int],
+    check: bytes,
+    failures: Failures,
+) -> None:
+    """``harness._one_connection``, pulling from a shared iterator: no request is sent twice."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        while time.perf_counter() < stop_at:
+            request = next(requests)
+            started = time.perf_counter()
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line[:15].lower() == b"content-length:":
+                    length = int(line[15:])
+            body = await reader.readexactly(length)
+            latencies.append(time.perf_counter() - started)
+            ok = head.startswith(b"HTTP/1.1 200") and check in body
+            counters[0 if ok else 1] += 1
+            if not ok:
+                failures.note((head.split(b"\r\n")[0] + b" " + body).decode(errors="replace"))
+    finally:
+        writer.close()
+
+
+async def run_unique_load(
+    port: int,
+    requests: Iterator[bytes],
+    seconds: float,
+    connections: int,
+    check: bytes,
+    failures: Failures,
+) -> LoadResult:
+    latencies: list[float] = []
+    counters = [0, 0]
+    started = time.perf_counter()
+    stop_at = started + seconds
+    await asyncio.gather(
+        *(
+            _one_connection(port, requests, stop_at, latencies, counters, check, failures)
+            for _ in range(connections)
+        )
+    )
+    elapsed = time.perf_counter() - started
+    return LoadResult(counters[0], counters[1], elapsed, latencies)
+
+
+async def run_raw(
+    url: str,
+    orders: Iterator[tuple[int, str, str]],
+    catalog: dict[str, tuple[Any, int, int]],
+    seconds: float,
+    connections: int,
+    failures: Failures,
+) -> LoadResult:
+    """The baseline: the reservation transaction on raw asyncpg, one loop per connection."""
+    conns = [await asyncpg.connect(to_asyncpg_dsn(url)) for _ in range(connections)]
+    latencies: list[float] = []
+    counters = [0, 0]
+
+    async def loop(conn: asyncpg.Connection, stop_at: float) -> None:
+        while time.perf_counter() < stop_at:
+            n, key, sku = next(orders)
+            product_id, pool_id, price = catalog[sku]
+            started = time.perf_counter()
+            try:
+                async with conn.transaction():
+                    await conn.execute(RAW_KEY_SQL, key, "0" * 64)
+                    order_id = await conn.fetchval(
+                        RAW_ORDER_SQL, f"c{n}@raw.example", price, "0" * 64, key
+                    )
+                    await conn.execute(RAW_LINE_SQL, order_id, product_id, sku, price)
+                    if await conn.fetchval(RESERVE_SQL, pool_id, 1) is None:
+                        raise LookupError(f"{sku} sold out")
+            except (asyncpg.PostgresError, LookupError) as exc:
+                counters[1] += 1
+                failures.note(f"{type(exc).__name__}: {exc}")
+            else:
+                counters[0] += 1
+            latencies.append(time.perf_counter() - started)
+
+    try:
+        started = time.perf_counter()
+        await asyncio.gather(*(loop(c, started + seconds) for c in conns))
+        elapsed = time.perf_counter() - started
+    finally:
+        await asyncio.gather(*(c.close() for c in conns))
+    return LoadResult(counters[0], counters[1], elapsed, latencies)
+
+
+def line(label: str, r: LoadResult) -> str:
+    return (
+        f"{label:<34} {r.rps:>7.0f} orders/s   p50 {r.percentile(50) * 1000:6.2f} ms   "
+        f"p99 {r.percentile(99) * 1000:6.2f} ms   failed {r.errors}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--skus", type=int, default=10_000)
+    args = parser.parse_args()
+
+    results: dict[tuple[str, str], LoadResult] = {}
+    placed = [0]  # every order answered as placed, warm-ups included
+    failures: dict[tuple[str, str], Failures] = {}
+    with benchmark_database("oms_bench_placement") as url:
+        upgrade_to_head(url)
+        catalog = asyncio.run(seed(url, args.skus))
+        api_key = create_ops_key(url)
+        spread_skus = sorted(s for s in catalog if s != HOT_SKU)
+        rng = random.Random(7)
+        scenarios = {
+            "spread": Orders(lambda: rng.choice(spread_skus)),
+            "hot": Orders(lambda: HOT_SKU),
+        }
+        port = free_port()
+        env = {
+            "OMS_DATABASE_URL": url,
+            "OMS_PORT": str(port),
+            "OMS_ACCESS_LOG": "false",
+            "OMS_LOG_LEVEL": "WARNING",
+        }
+        with server_process(["-m", "app", "serve"], port, env):
+
+            async def raw(name: str, seconds: float) -> LoadResult:
+                sink = failures.setdefault((name, "raw"), Failures())
+                orders = iter(scenarios[name])
+                r = await run_raw(url, orders, catalog, seconds, args.connections, sink)
+                placed[0] += r.requests
+                return r
+
+            async def service(name: str, seconds: float) -> LoadResult:
+                sink = failures.setdefault((name, "service"), Failures())
+                requests = http_requests(scenarios[name], api_key)
+                r = await run_unique_load(
+                    port, requests, seconds, args.connections, b'"number"', sink
+                )
+                placed[0] += r.requests
+                return r
+
+            preflight(port, scenarios["spread"], api_key)
+            placed[0] += 1
+
+            async def everything() -> None:
+                # Warm the database (WAL segments, buffers, plans) and both paths first.
+                await raw("spread", args.warmup)
+                await service("spread", args.warmup)
+                for name in scenarios:
+                    for path, run in (("raw", raw), ("service", service)):
+                        await run(name, args.warmup)
+                        results[name, path] = await run(name, args.seconds)
+
+            uvloop.run(everything())
+
+        async def count_orders() -> tuple[int, int]:
+            conn = await asyncpg.connect(to_asyncpg_dsn(url))
+            try:
+                orders = await conn.fetchval("SELECT count(*) FROM orders")
+                units = await conn.fetchval(
+                    "SELECT sum(committed) FROM inventory_pools WHERE kind = 'READY'"
+                )
+                return int(orders), int(units)
+            finally:
+                await conn.close()
+
+        orders_in_db, units_committed = asyncio.run(count_orders())
+
+    print(
+        f"Order placement, {args.connections} connections, {args.seconds:.0f} s after "
+        f"{args.warmup:.0f} s warm-up per run; {STOCK:,} READY units per SKU"
+    )
+    titles = {
+        "spread": f"spread: 1 unit of a random SKU out of {args.skus:,}",
+        "hot": f"hot SKU: every order for {HOT_SKU}",
+    }
+    print(
+        f"raw: {args.connections} asyncpg connections, each looping BEGIN; INSERT idempotency "
+        "key; INSERT order; INSERT line; conditional pool UPDATE; COMMIT"
+    )
+    for name, title in titles.items():
+        raw_r, svc = results[name, "raw"], results[name, "service"]
+        print(title)
+        print(line("raw asyncpg reservation txn", raw_r))
+        print(line("placeOrder, GraphQL over HTTP", svc))
+        p99 = svc.percentile(99)
+        print(
+            f"  ratio to raw: {svc.rps / raw_r.rps:.2f} orders/s (target >= {TARGETS[name]:.2f}), "
+            f"p99 x{p99 / raw_r.percentile(99):.1f}; p99 {p99 * 1000:.0f} ms "
+            f"(target < {P99_TARGET * 1000:.0f} ms: {'met' if p99 < P99_TARGET else 'MISSED'})"
+        )
+        for path in ("raw", "service"):
+            first = failures[name, path].first
+            if first:
+                print(f"  first {path} failure: {first}")
+    print(
+        f"orders confirmed (all runs and warm-ups): {placed[0]:,}; in the database: "
+        f"{orders_in_db:,}; READY units committed: {units_committed:,}"
+    )
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+
+
+if __name__ == "__main__":
+    main()
