@@ -92,6 +92,7 @@ class Placed:
     number: str
     token: str | None  # shown once, at placement; None on an idempotent replay
     replayed: bool
+    row: Any = None  # the order row as written, when placed now
 
 
 class _LostRace(Exception):
@@ -147,7 +148,7 @@ async def place_order(
         try:
             async with services.raw_uow() as uow:
                 conn = uow.conn
-                existing = await store.claim_idempotency_key(
+                existing = await store.claim_key(
                     conn,
                     scope,
                     data.idempotency_key,
@@ -156,7 +157,7 @@ async def place_order(
                 )
                 if existing is not None:
                     return _replay(existing, request_hash)
-                channel = await store.channel_row(conn, data.channel)
+                channel = await _channel(services, conn, data.channel)
                 if channel is None:
                     return Result.fail(
                         E.UNKNOWN_CHANNEL, f"No channel {data.channel!r}.", "input", "channel"
@@ -207,6 +208,18 @@ async def place_order(
         ServiceError(("input", "lines"), "SOLD_OUT", "Stock changed while placing; try again.")
     ]
     return Result(errors=last_errors)
+
+
+async def _channel(services: Services, conn: Any, code: str) -> Any:
+    """Channels change rarely: cached per replica like the other reference data."""
+    key = f"channel:{code}"
+    cached = services.cache.get(key)
+    if cached is not None:
+        return cached
+    row = await store.channel_row(conn, code)
+    if row is not None:
+        services.cache.put(key, dict(row), services.settings.reference_cache_seconds)
+    return row
 
 
 def _replay(existing: Any, request_hash: str) -> Result[Placed]:
@@ -291,7 +304,6 @@ async def _write(
     scope: str,
 ) -> Placed:
     now = services.now()
-    priority_customer = await store.upsert_customer(conn, data.customer_email, data.customer_name)
     states_used = sorted(
         {a.state for p in plans for a in p.allocations}, key=lambda s: GROUP_OF_STATE[s]
     )
@@ -325,12 +337,42 @@ async def _write(
         tags.add("BACKORDER")
     if any("LIMITED_RUN" in records[line.sku].tags for line in lines):
         tags.add("LIMITED_RUN")
-    if channel["priority"] or priority_customer:
-        tags.add("PRIORITY")
+    if channel["priority"]:
+        tags.add("PRIORITY")  # a priority customer is added in SQL, from the customer row
     currency = records[lines[0].sku].currency
     total = sum(line.quantity * line.unit_price_minor for line in lines)
+    payments: list[store.NewPayment] = []
+    for line in lines:
+        record = records[line.sku]
+        terms, pct, minor = _terms(record, LineState(line.state))
+        amount = line.quantity * line.unit_price_minor
+        step = payment_at_placement(LineState(line.state), terms, amount, line.quantity, pct, minor)
+        if step.amount_minor == 0:
+            continue
+        result = await gateway.execute(step.kind, step.amount_minor, currency, None)
+        if not result.approved:
+            raise PaymentDeclined(result.message or "declined")
+        payments.append(
+            store.NewPayment(
+                line_no=line.line_no,
+                sub_no=line.sub_no,
+                kind=step.kind.value,
+                amount_minor=step.amount_minor,
+                reference=result.reference,
+                expires_at=(
+                    now + timedelta(days=services.settings.authorization_valid_days)
+                    if step.kind is PaymentKind.AUTHORIZE
+                    else None
+                ),
+                note=(
+                    f"balance {step.due_at_dispatch_minor} due at dispatch"
+                    if step.due_at_dispatch_minor and step.kind is PaymentKind.CAPTURE
+                    else None
+                ),
+            )
+        )
     token = secrets.token_urlsafe(24)
-    order_id, number = await store.insert_order(
+    order = await store.insert_bundle(
         conn,
         channel=data.channel,
         email=data.customer_email,
@@ -344,74 +386,15 @@ async def _write(
         total_minor=total,
         token_hash=hashlib.sha256(token.encode()).hexdigest(),
         placed_by=actor.name,
-        idempotency_key=data.idempotency_key,
         placed_at=now,
+        idempotency_key=data.idempotency_key,
+        scope=scope,
+        lines=lines,
+        payments=payments,
+        gateway=gateway.name,
+        notify_channel=INVENTORY_CHANNEL,
     )
-    line_ids = await store.insert_lines(conn, order_id, lines, now)
-    entries = []
-    for line_id, line in zip(line_ids, lines, strict=True):
-        record = records[line.sku]
-        terms, pct, minor = _terms(record, LineState(line.state))
-        amount = line.quantity * line.unit_price_minor
-        step = payment_at_placement(LineState(line.state), terms, amount, line.quantity, pct, minor)
-        if step.amount_minor == 0:
-            continue
-        result = await gateway.execute(step.kind, step.amount_minor, currency, None)
-        if not result.approved:
-            raise PaymentDeclined(result.message or "declined")
-        expires = (
-            now + timedelta(days=services.settings.authorization_valid_days)
-            if step.kind is PaymentKind.AUTHORIZE
-            else None
-        )
-        note = (
-            f"balance {step.due_at_dispatch_minor} due at dispatch"
-            if step.due_at_dispatch_minor and step.kind is PaymentKind.CAPTURE
-            else None
-        )
-        entries.append(
-            (
-                line_id,
-                step.kind.value,
-                step.amount_minor,
-                currency,
-                gateway.name,
-                result.reference,
-                expires,
-                note,
-            )
-        )
-    await store.insert_payment_entries(conn, order_id, entries)
-    events: list[tuple[int | None, str, str, Any, Any]] = [
-        (
-            None,
-            "order.placed",
-            actor.name,
-            None,
-            {"number": number, "channel": data.channel, "tags": sorted(tags), "totalMinor": total},
-        )
-    ]
-    for line_id, line in zip(line_ids, lines, strict=True):
-        events.append(
-            (
-                line_id,
-                "line.reserved" if line.status == "RESERVED" else "line.queued",
-                actor.name,
-                None,
-                {
-                    "sku": line.sku,
-                    "quantity": line.quantity,
-                    "state": line.state,
-                    "pool": line.pool_kind,
-                },
-            )
-        )
-    await store.insert_events(conn, order_id, events)
-    await store.complete_idempotency_key(conn, scope, data.idempotency_key, order_id)
-    # NOTIFY is delivered at COMMIT only, so queue it before taking the hot rows.
-    for sku in sorted({line.sku for line in lines}):
-        await conn.execute("SELECT pg_notify($1, $2)", INVENTORY_CHANNEL, sku)
-    # The contended part, last: atomic conditional updates in one fixed order.
+    # The contended part, last: atomic conditional updates in one fixed order, then COMMIT.
     updates: dict[int, int] = {}
     order_key: dict[int, tuple[str, int]] = {}
     for line in lines:
@@ -423,7 +406,7 @@ async def _write(
     for pool_id in sorted(updates, key=lambda pid: order_key[pid]):
         if not await store.reserve(conn, pool_id, updates[pool_id]):
             raise _LostRace
-    return Placed(order_id, number, token, replayed=False)
+    return Placed(order["id"], order["number"], token, replayed=False, row=order)
 
 
 class PaymentDeclined(Exception):

@@ -42,39 +42,6 @@ class NewLine:
     queued: bool
 
 
-async def claim_idempotency_key(
-    conn: asyncpg.Connection, scope: str, key: str, request_hash: str, hours: float
-) -> asyncpg.Record | None:
-    """Claim ``key`` in this transaction; None when it is ours, else the existing row.
-
-    A concurrent request with the same key blocks on the primary key until the first commits
-    (then sees its row) or rolls back (then claims the key itself): never two orders.
-    """
-    await conn.execute(
-        "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND expires_at < now()",
-        scope,
-        key,
-    )
-    inserted = await conn.fetchval(
-        "INSERT INTO idempotency_keys (scope, key, request_hash, expires_at) "
-        "VALUES ($1, $2, $3, now() + make_interval(secs => $4)) "
-        "ON CONFLICT DO NOTHING RETURNING 1",
-        scope,
-        key,
-        request_hash,
-        hours * 3600,
-    )
-    if inserted:
-        return None
-    row: asyncpg.Record | None = await conn.fetchrow(
-        "SELECT request_hash, order_id, response FROM idempotency_keys "
-        "WHERE scope = $1 AND key = $2",
-        scope,
-        key,
-    )
-    return row
-
-
 async def complete_idempotency_key(
     conn: asyncpg.Connection,
     scope: str,
@@ -97,106 +64,6 @@ async def channel_row(conn: asyncpg.Connection, code: str) -> asyncpg.Record | N
         "SELECT code, kind, priority, sla_hours FROM channels WHERE code = $1", code
     )
     return row
-
-
-async def upsert_customer(conn: asyncpg.Connection, email: str, name: str) -> bool:
-    """Record the customer; returns whether they are a priority customer."""
-    priority: bool = await conn.fetchval(
-        "INSERT INTO customers (email, name) VALUES ($1, $2) "
-        "ON CONFLICT (email) DO UPDATE SET name = EXCLUDED.name RETURNING priority",
-        email,
-        name,
-    )
-    return priority
-
-
-async def insert_order(
-    conn: asyncpg.Connection,
-    *,
-    channel: str,
-    email: str,
-    name: str,
-    region: str | None,
-    postal_code: str | None,
-    address: dict[str, Any],
-    ship_together: bool,
-    tags: Sequence[str],
-    currency: str,
-    total_minor: int,
-    token_hash: str,
-    placed_by: str,
-    idempotency_key: str,
-    placed_at: datetime,
-) -> tuple[uuid.UUID, str]:
-    row = await conn.fetchrow(
-        """
-        INSERT INTO orders (number, channel_code, customer_email, customer_name, region,
-                            postal_code, address, ship_together, tags, currency, total_minor,
-                            token_hash, placed_by, idempotency_key, placed_at)
-        VALUES ('PO-' || to_char($14::timestamptz, 'YYYY') || '-'
-                    || (SELECT lpad(n::text, greatest(6, length(n::text)), '0')
-                        FROM nextval('order_number_seq') AS n),
-                $1, $2, $3, $4, $5, $6::jsonb, $7, $8, $9, $10, $11, $12, $13, $14)
-        RETURNING id, number
-        """,
-        channel,
-        email,
-        name,
-        region,
-        postal_code,
-        orjson.dumps(address).decode(),
-        ship_together,
-        list(tags),
-        currency,
-        total_minor,
-        token_hash,
-        placed_by,
-        idempotency_key,
-        placed_at,
-    )
-    assert row is not None
-    return row["id"], row["number"]
-
-
-async def insert_lines(
-    conn: asyncpg.Connection, order_id: uuid.UUID, lines: Sequence[NewLine], at: datetime
-) -> list[int]:
-    """All lines in one statement; waiting lines take their place in the SKU's queue now."""
-    rows = await conn.fetch(
-        """
-        INSERT INTO order_lines (order_id, line_no, sub_no, product_id, sku, quantity, state,
-                                 status, pool_kind, pool_channel, unit_price_minor,
-                                 payment_terms, shipment_group, queue_seq, queued_at)
-        SELECT $1, l.line_no, l.sub_no, l.product_id, l.sku, l.quantity, l.state, l.status,
-               l.pool_kind, l.pool_channel, l.price, l.terms, l.grp,
-               CASE WHEN l.queued THEN nextval('queue_seq') END,
-               CASE WHEN l.queued THEN $16::timestamptz END
-        FROM unnest($2::int[], $3::int[], $4::uuid[], $5::text[], $6::int[], $7::text[],
-                    $8::text[], $9::text[], $10::text[], $11::bigint[], $12::text[],
-                    $13::int[], $14::bool[], $15::int[])
-             AS l(line_no, sub_no, product_id, sku, quantity, state, status, pool_kind,
-                  pool_channel, price, terms, grp, queued, ord)
-        ORDER BY l.ord
-        RETURNING id
-        """,
-        order_id,
-        [x.line_no for x in lines],
-        [x.sub_no for x in lines],
-        [x.product_id for x in lines],
-        [x.sku for x in lines],
-        [x.quantity for x in lines],
-        [x.state for x in lines],
-        [x.status for x in lines],
-        [x.pool_kind for x in lines],
-        [x.pool_channel for x in lines],
-        [x.unit_price_minor for x in lines],
-        [x.payment_terms for x in lines],
-        [x.shipment_group for x in lines],
-        [x.queued for x in lines],
-        list(range(len(lines))),
-        at,
-    )
-    return [r["id"] for r in rows]
 
 
 async def insert_payment_entries(
@@ -306,3 +173,177 @@ async def events_by_order(
         list(order_ids),
     )
     return rows
+
+
+CLAIM_SQL = """
+INSERT INTO idempotency_keys (scope, key, request_hash, expires_at)
+VALUES ($1, $2, $3, now() + make_interval(secs => $4))
+ON CONFLICT (scope, key) DO UPDATE
+    SET request_hash = EXCLUDED.request_hash, order_id = NULL, response = NULL,
+        created_at = now(), expires_at = EXCLUDED.expires_at
+    WHERE idempotency_keys.expires_at < now()
+RETURNING 1
+"""
+
+
+async def claim_key(
+    conn: asyncpg.Connection, scope: str, key: str, request_hash: str, hours: float
+) -> asyncpg.Record | None:
+    """One round trip in the common case: None when the key is ours (new, or expired and
+    taken over), else the row that holds it. A concurrent same-key request waits on the key
+    until the first one commits or rolls back: never two orders."""
+    if await conn.fetchval(CLAIM_SQL, scope, key, request_hash, hours * 3600):
+        return None
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT request_hash, order_id, response FROM idempotency_keys "
+        "WHERE scope = $1 AND key = $2",
+        scope,
+        key,
+    )
+    return row
+
+
+@dataclass(frozen=True)
+class NewPayment:
+    line_no: int
+    sub_no: int
+    kind: str
+    amount_minor: int
+    reference: str
+    expires_at: datetime | None
+    note: str | None
+
+
+BUNDLE_SQL = f"""
+WITH cust AS (
+    INSERT INTO customers (email, name) VALUES ($2, $3)
+    ON CONFLICT (email) DO UPDATE SET name = EXCLUDED.name
+    RETURNING priority
+), o AS (
+    INSERT INTO orders (number, channel_code, customer_email, customer_name, region,
+                        postal_code, address, ship_together, tags, currency, total_minor,
+                        token_hash, placed_by, idempotency_key, placed_at)
+    SELECT 'PO-' || to_char($14::timestamptz, 'YYYY') || '-'
+               || lpad(n::text, greatest(6, length(n::text)), '0'),
+           $1, $2, $3, $4, $5, $6::jsonb, $7,
+           ARRAY(SELECT DISTINCT t FROM unnest(
+                     $8::text[] || CASE WHEN cust.priority THEN ARRAY['PRIORITY'] ELSE '{{}}' END
+                 ) AS t ORDER BY t),
+           $9, $10, $11, $12, $13, $14
+    FROM cust, nextval('order_number_seq') AS n
+    RETURNING {ORDER_COLUMNS.replace("o.", "")}
+), l AS (
+    INSERT INTO order_lines (order_id, line_no, sub_no, product_id, sku, quantity, state,
+                             status, pool_kind, pool_channel, unit_price_minor,
+                             payment_terms, shipment_group, queue_seq, queued_at)
+    SELECT o.id, x.line_no, x.sub_no, x.product_id, x.sku, x.quantity, x.state, x.status,
+           x.pool_kind, x.pool_channel, x.price, x.terms, x.grp,
+           CASE WHEN x.queued THEN nextval('queue_seq') END,
+           CASE WHEN x.queued THEN $14::timestamptz END
+    FROM o, unnest($15::int[], $16::int[], $17::uuid[], $18::text[], $19::int[], $20::text[],
+                   $21::text[], $22::text[], $23::text[], $24::bigint[], $25::text[],
+                   $26::int[], $27::bool[], $28::int[])
+         AS x(line_no, sub_no, product_id, sku, quantity, state, status, pool_kind,
+              pool_channel, price, terms, grp, queued, ord)
+    ORDER BY x.ord
+    RETURNING id, line_no, sub_no, sku, quantity, state, status, pool_kind
+), pay AS (
+    INSERT INTO payment_entries (order_id, line_id, kind, amount_minor, currency, gateway,
+                                 reference, expires_at, note)
+    SELECT o.id, l.id, p.kind, p.amount, $9, $29, p.reference, p.expires_at, p.note
+    FROM o, unnest($30::int[], $31::int[], $32::text[], $33::bigint[], $34::text[],
+                   $35::timestamptz[], $36::text[])
+         AS p(line_no, sub_no, kind, amount, reference, expires_at, note)
+    JOIN l ON l.line_no = p.line_no AND l.sub_no = p.sub_no
+), ev AS (
+    INSERT INTO order_events (order_id, line_id, action, actor, after)
+    SELECT o.id, NULL, 'order.placed', $12,
+           jsonb_build_object('number', o.number, 'channel', o.channel_code, 'tags', o.tags,
+                              'totalMinor', o.total_minor)
+    FROM o
+    UNION ALL
+    SELECT o.id, l.id,
+           CASE WHEN l.status = 'RESERVED' THEN 'line.reserved' ELSE 'line.queued' END, $12,
+           jsonb_build_object('sku', l.sku, 'quantity', l.quantity, 'state', l.state,
+                              'pool', l.pool_kind)
+    FROM o, l
+), idem AS (
+    UPDATE idempotency_keys SET order_id = (SELECT id FROM o)
+    WHERE scope = $37 AND key = $38
+), wake AS (
+    SELECT pg_notify($39, s) FROM unnest($40::text[]) AS s
+)
+SELECT o.*, (SELECT count(*) FROM wake) AS notified FROM o
+"""
+
+
+async def insert_bundle(
+    conn: asyncpg.Connection,
+    *,
+    channel: str,
+    email: str,
+    name: str,
+    region: str | None,
+    postal_code: str | None,
+    address: dict[str, Any],
+    ship_together: bool,
+    tags: Sequence[str],
+    currency: str,
+    total_minor: int,
+    token_hash: str,
+    placed_by: str,
+    placed_at: datetime,
+    idempotency_key: str,
+    scope: str,
+    lines: Sequence[NewLine],
+    payments: Sequence[NewPayment],
+    gateway: str,
+    notify_channel: str,
+) -> asyncpg.Record:
+    """Customer, order, lines, payment entries, events, the key's order and the NOTIFYs:
+    one statement, one round trip."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        BUNDLE_SQL,
+        channel,
+        email,
+        name,
+        region,
+        postal_code,
+        orjson.dumps(address).decode(),
+        ship_together,
+        list(tags),
+        currency,
+        total_minor,
+        token_hash,
+        placed_by,
+        idempotency_key,
+        placed_at,
+        [x.line_no for x in lines],
+        [x.sub_no for x in lines],
+        [x.product_id for x in lines],
+        [x.sku for x in lines],
+        [x.quantity for x in lines],
+        [x.state for x in lines],
+        [x.status for x in lines],
+        [x.pool_kind for x in lines],
+        [x.pool_channel for x in lines],
+        [x.unit_price_minor for x in lines],
+        [x.payment_terms for x in lines],
+        [x.shipment_group for x in lines],
+        [x.queued for x in lines],
+        list(range(len(lines))),
+        gateway,
+        [p.line_no for p in payments],
+        [p.sub_no for p in payments],
+        [p.kind for p in payments],
+        [p.amount_minor for p in payments],
+        [p.reference for p in payments],
+        [p.expires_at for p in payments],
+        [p.note for p in payments],
+        scope,
+        idempotency_key,
+        notify_channel,
+        sorted({x.sku for x in lines}),
+    )
+    assert row is not None
+    return row

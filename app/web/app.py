@@ -120,7 +120,6 @@ def create_app(
 
         def on_change(channel: str, payload: str) -> None:
             response_cache.clear()
-            svc.cache.clear()
 
         def on_listener_state(connected: bool) -> None:
             # Without the wake-up, caches could outlive a change: keep them off until back.

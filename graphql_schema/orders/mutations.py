@@ -67,11 +67,16 @@ async def _actor(info: Info[Context, Any]) -> Actor:
     return actor
 
 
-async def _order_payload(info: Info[Context, Any], order_id: Any) -> Order | None:
+def _clear(info: Info[Context, Any]) -> None:
+    """A mutation changed orders: nothing this request loaded before is current."""
     info.context.loaders.order_by_id.clear_all()
     info.context.loaders.lines_by_order.clear_all()
     info.context.loaders.payments_by_order.clear_all()
     info.context.loaders.events_by_order.clear_all()
+
+
+async def _order_payload(info: Info[Context, Any], order_id: Any) -> Order | None:
+    _clear(info)
     row = await info.context.loaders.order_by_id.load(order_id)
     return Order.from_row(row) if row else None
 
@@ -142,8 +147,15 @@ class OrderMutations:
                 user_errors=to_user_errors(result.errors),
             )
         placed = result.value
+        order: Order | None
+        if placed.row is not None:
+            _clear(info)
+            info.context.loaders.order_by_id.prime(placed.order_id, placed.row)
+            order = Order.from_row(placed.row)
+        else:
+            order = await _order_payload(info, placed.order_id)
         return PlaceOrderPayload(
-            order=await _order_payload(info, placed.order_id),
+            order=order,
             order_token=placed.token,
             replayed=placed.replayed,
             user_errors=[],
