@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -438,31 +439,29 @@ async def order_id_by_number(services: Services, number: str) -> Any:
         return await conn.fetchval("SELECT id FROM orders WHERE number = $1", number)
 
 
-async def load_lines(services: Services, order_ids: list[Any]) -> dict[Any, list[Any]]:
+async def _grouped(
+    services: Services,
+    fetch: Callable[[Any, list[Any]], Awaitable[list[Any]]],
+    order_ids: list[Any],
+) -> dict[Any, list[Any]]:
     async with services.read_pool.acquire() as conn:
-        rows = await store.lines_by_order(conn, order_ids)
+        rows = await fetch(conn, order_ids)
     grouped: dict[Any, list[Any]] = {oid: [] for oid in order_ids}
     for row in rows:
         grouped[row["order_id"]].append(row)
     return grouped
+
+
+async def load_lines(services: Services, order_ids: list[Any]) -> dict[Any, list[Any]]:
+    return await _grouped(services, store.lines_by_order, order_ids)
 
 
 async def load_payments(services: Services, order_ids: list[Any]) -> dict[Any, list[Any]]:
-    async with services.read_pool.acquire() as conn:
-        rows = await store.payments_by_order(conn, order_ids)
-    grouped: dict[Any, list[Any]] = {oid: [] for oid in order_ids}
-    for row in rows:
-        grouped[row["order_id"]].append(row)
-    return grouped
+    return await _grouped(services, store.payments_by_order, order_ids)
 
 
 async def load_events(services: Services, order_ids: list[Any]) -> dict[Any, list[Any]]:
-    async with services.read_pool.acquire() as conn:
-        rows = await store.events_by_order(conn, order_ids)
-    grouped: dict[Any, list[Any]] = {oid: [] for oid in order_ids}
-    for row in rows:
-        grouped[row["order_id"]].append(row)
-    return grouped
+    return await _grouped(services, store.events_by_order, order_ids)
 
 
 async def list_orders(

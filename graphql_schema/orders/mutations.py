@@ -11,7 +11,7 @@ from strawberry.types import Info
 from app.services import orders as order_service
 from app.services.orders import LineInput
 from app.services.orders import PlaceOrderInput as PlaceOrderCommand
-from app.services.results import Actor, ServiceError
+from app.services.results import Actor, Result, ServiceError
 from graphql_schema.auth import current_actor, require_scope
 from graphql_schema.context import Context
 from graphql_schema.errors import AuthenticationError, PermissionDenied, PublicError, UserError
@@ -166,18 +166,11 @@ class OrderMutations:
         actor = await _actor(info)
         order_id = order_uuid(input.id)
         if order_id is None:
-            return OrderPayload(
-                order=None,
-                user_errors=to_user_errors(
-                    [ServiceError(("input", "id"), "NOT_FOUND", "No such order.")]
-                ),
-            )
+            return _no_order("id")
         result = await order_service.cancel(
             info.context.services, actor, order_id, None, input.reason
         )
-        if result.value is None:
-            return OrderPayload(order=None, user_errors=to_user_errors(_prefix(result.errors)))
-        return OrderPayload(order=await _order_payload(info, order_id), user_errors=[])
+        return await _changed(info, result, order_id)
 
     @strawberry.mutation(description="Cancel one line (or sub-line) of an order.")
     async def cancel_order_line(
@@ -190,18 +183,11 @@ class OrderMutations:
         except (ValueError, PublicError):
             line_id = -1
         if order_id is None:
-            return OrderPayload(
-                order=None,
-                user_errors=to_user_errors(
-                    [ServiceError(("input", "orderId"), "NOT_FOUND", "No such order.")]
-                ),
-            )
+            return _no_order("orderId")
         result = await order_service.cancel(
             info.context.services, actor, order_id, line_id, input.reason
         )
-        if result.value is None:
-            return OrderPayload(order=None, user_errors=to_user_errors(_prefix(result.errors)))
-        return OrderPayload(order=await _order_payload(info, order_id), user_errors=[])
+        return await _changed(info, result, order_id)
 
     @strawberry.mutation(
         description="Add or remove tags by hand (PRIORITY, LIMITED_RUN, own tags)."
@@ -210,18 +196,11 @@ class OrderMutations:
         actor = await _actor(info)
         order_id = order_uuid(input.id)
         if order_id is None:
-            return OrderPayload(
-                order=None,
-                user_errors=to_user_errors(
-                    [ServiceError(("input", "id"), "NOT_FOUND", "No such order.")]
-                ),
-            )
+            return _no_order("id")
         result = await order_service.tag_order(
             info.context.services, actor, order_id, list(input.add), list(input.remove)
         )
-        if result.value is None:
-            return OrderPayload(order=None, user_errors=to_user_errors(result.errors))
-        return OrderPayload(order=await _order_payload(info, order_id), user_errors=[])
+        return await _changed(info, result, order_id)
 
 
 @strawberry.type
@@ -279,6 +258,19 @@ class OrderAdminMutations:
             priority=result.value,
             user_errors=to_user_errors(_prefix(result.errors)),
         )
+
+
+def _no_order(field: str) -> OrderPayload:
+    return OrderPayload(
+        order=None,
+        user_errors=to_user_errors([ServiceError(("input", field), "NOT_FOUND", "No such order.")]),
+    )
+
+
+async def _changed(info: Info[Context, Any], result: Result[Any], order_id: Any) -> OrderPayload:
+    if result.value is None:
+        return OrderPayload(order=None, user_errors=to_user_errors(_prefix(result.errors)))
+    return OrderPayload(order=await _order_payload(info, order_id), user_errors=[])
 
 
 def _prefix(errors: list[ServiceError]) -> list[ServiceError]:
