@@ -246,3 +246,175 @@ class ApiKey(SQLModel, table=True):
     scopes: list[str] = Field(sa_column=Column(ARRAY(Text), nullable=False))
     created_at: datetime | None = _created_at()
     revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class Customer(SQLModel, table=True):
+    __tablename__ = "customers"
+    email: str = Field(sa_column=Column(Text, primary_key=True))
+    name: str = Field(sa_column=Column(Text, nullable=False))
+    priority: bool = Field(sa_column=Column(Boolean, nullable=False, server_default=text("false")))
+    created_at: datetime | None = _created_at()
+
+
+class Order(SQLModel, table=True):
+    """An order from any channel. ``number`` is human-readable (PO-2026-000123)."""
+
+    __tablename__ = "orders"
+    id: uuid.UUID | None = _uuid_pk()
+    number: str = Field(sa_column=Column(Text, nullable=False, unique=True))
+    channel_code: str = Field(
+        sa_column=Column(String(64), ForeignKey("channels.code"), nullable=False)
+    )
+    customer_email: str = Field(sa_column=Column(Text, nullable=False))
+    customer_name: str = Field(sa_column=Column(Text, nullable=False))
+    region: str | None = Field(default=None, sa_column=Column(String(32)))
+    postal_code: str | None = Field(default=None, sa_column=Column(Text))
+    address: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    )
+    ship_together: bool = Field(
+        sa_column=Column(Boolean, nullable=False, server_default=text("false"))
+    )
+    status: str = Field(sa_column=Column(String(24), nullable=False, server_default="PLACED"))
+    tags: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    )
+    currency: str = Field(sa_column=Column(String(3), nullable=False))
+    total_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    token_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    placed_by: str = Field(sa_column=Column(Text, nullable=False))
+    idempotency_key: str | None = Field(default=None, sa_column=Column(Text))
+    placed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    updated_at: datetime | None = _created_at()
+
+    __table_args__ = (
+        CheckConstraint("status IN ('PLACED', 'CANCELLED', 'COMPLETED')", name="ck_orders_status"),
+        Index("ix_orders_placed", text("placed_at DESC"), "id"),
+        Index("ix_orders_channel", "channel_code", text("placed_at DESC")),
+        Index("ix_orders_tags", "tags", postgresql_using="gin"),
+        Index("ix_orders_customer", "customer_email"),
+    )
+
+
+class OrderLine(SQLModel, table=True):
+    """A (sub-)line: one state, one pool. Waiting lines carry their place in the SKU queue."""
+
+    __tablename__ = "order_lines"
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    order_id: uuid.UUID = Field(
+        sa_column=Column(
+            UUID(as_uuid=True), ForeignKey("orders.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    line_no: int = Field(sa_column=Column(Integer, nullable=False))
+    sub_no: int = Field(sa_column=Column(Integer, nullable=False))
+    product_id: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), ForeignKey("products.id"), nullable=False)
+    )
+    sku: str = Field(sa_column=Column(String(64), nullable=False))
+    quantity: int = Field(sa_column=Column(Integer, nullable=False))
+    state: str = Field(sa_column=Column(String(16), nullable=False))
+    status: str = Field(sa_column=Column(String(16), nullable=False))
+    pool_kind: str = Field(sa_column=Column(String(16), nullable=False))
+    pool_channel: str | None = Field(default=None, sa_column=Column(String(64)))
+    unit_price_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    payment_terms: str = Field(sa_column=Column(String(16), nullable=False))
+    shipment_group: int = Field(sa_column=Column(Integer, nullable=False))
+    queue_seq: int | None = Field(default=None, sa_column=Column(BigInteger))
+    queued_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    created_at: datetime | None = _created_at()
+    updated_at: datetime | None = _created_at()
+
+    __table_args__ = (
+        UniqueConstraint("order_id", "line_no", "sub_no"),
+        CheckConstraint("quantity > 0"),
+        CheckConstraint("state IN ('READY', 'PRE_ORDER', 'BACKORDER')", name="ck_line_state"),
+        CheckConstraint(
+            "status IN ('RESERVED', 'WAITING', 'ALLOCATED', 'CANCELLED', 'SHIPPED')",
+            name="ck_line_status",
+        ),
+        CheckConstraint(
+            "pool_kind IN ('READY', 'CHANNEL', 'PRE_ORDER', 'BACKORDER')", name="ck_line_pool"
+        ),
+        CheckConstraint("(state = 'READY') = (queue_seq IS NULL)", name="ck_line_queue"),
+        Index("ix_lines_order", "order_id"),
+        Index(
+            "ix_lines_queue",
+            "product_id",
+            "queue_seq",
+            postgresql_where=text("status = 'WAITING'"),
+        ),
+        Index("ix_lines_sku", "sku"),
+    )
+
+
+class PaymentEntry(SQLModel, table=True):
+    """The payment ledger: authorize / capture / refund / void / re-authorize. Append-only."""
+
+    __tablename__ = "payment_entries"
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    order_id: uuid.UUID = Field(
+        sa_column=Column(
+            UUID(as_uuid=True), ForeignKey("orders.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    line_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, ForeignKey("order_lines.id"))
+    )
+    kind: str = Field(sa_column=Column(String(16), nullable=False))
+    amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(sa_column=Column(String(3), nullable=False))
+    gateway: str = Field(sa_column=Column(String(32), nullable=False))
+    reference: str = Field(sa_column=Column(Text, nullable=False))
+    expires_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    note: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime | None = _created_at()
+
+    __table_args__ = (
+        CheckConstraint("amount_minor >= 0"),
+        CheckConstraint(
+            "kind IN ('AUTHORIZE', 'CAPTURE', 'REFUND', 'VOID', 'REAUTHORIZE')",
+            name="ck_payment_kind",
+        ),
+        Index("ix_payments_order", "order_id", "id"),
+    )
+
+
+class OrderEvent(SQLModel, table=True):
+    """The order's audit trail: who, when, what, before -> after. Append-only."""
+
+    __tablename__ = "order_events"
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    order_id: uuid.UUID = Field(
+        sa_column=Column(
+            UUID(as_uuid=True), ForeignKey("orders.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    line_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    action: str = Field(sa_column=Column(String(48), nullable=False))
+    actor: str = Field(sa_column=Column(Text, nullable=False))
+    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    created_at: datetime | None = _created_at()
+
+    __table_args__ = (Index("ix_order_events_order", "order_id", "id"),)
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """Placement keys per (API key, channel) scope, kept OMS_IDEMPOTENCY_HOURS."""
+
+    __tablename__ = "idempotency_keys"
+    scope: str = Field(sa_column=Column(Text, primary_key=True))
+    key: str = Field(sa_column=Column(Text, primary_key=True))
+    request_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    order_id: uuid.UUID | None = Field(
+        default=None,
+        sa_column=Column(UUID(as_uuid=True), ForeignKey("orders.id", ondelete="SET NULL")),
+    )
+    response: Any = Field(default=None, sa_column=Column(JSONB))
+    created_at: datetime | None = _created_at()
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+    __table_args__ = (Index("ix_idempotency_expiry", "expires_at"),)
