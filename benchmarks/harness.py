@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import os
 import signal
@@ -18,7 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,18 +143,17 @@ def build_request(path: str, body: dict[str, object], headers: dict[str, str]) -
 
 async def _one_connection(
     port: int,
-    requests: list[bytes],
+    requests: Iterator[bytes],
     stop_at: float,
     latencies: list[float],
     counters: list[int],
     check: bytes | None,
+    on_failure: Callable[[str], None] | None,
 ) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    i = 0
     try:
         while time.perf_counter() < stop_at:
-            request = requests[i % len(requests)]
-            i += 1
+            request = next(requests)
             started = time.perf_counter()
             writer.write(request)
             head = await reader.readuntil(b"\r\n\r\n")
@@ -165,24 +165,38 @@ async def _one_connection(
             latencies.append(time.perf_counter() - started)
             ok = head.startswith(b"HTTP/1.1 200") and (check is None or check in body)
             counters[0 if ok else 1] += 1
+            if not ok and on_failure is not None:
+                on_failure((head.split(b"\r\n")[0] + b" " + body).decode(errors="replace"))
     finally:
         writer.close()
 
 
 async def run_load(
     port: int,
-    requests: list[bytes],
+    requests: list[bytes] | Iterator[bytes],
     seconds: float,
     connections: int,
     check: bytes | None = None,
+    on_failure: Callable[[str], None] | None = None,
 ) -> LoadResult:
+    """Keep ``connections`` keep-alive connections busy for ``seconds``.
+
+    A list is replayed (each connection cycles it from its own offset); an iterator is shared,
+    so no request is ever sent twice (e.g. unique idempotency keys).
+    """
     latencies: list[float] = []
     counters = [0, 0]
     started = time.perf_counter()
     stop_at = started + seconds
+
+    def source(i: int) -> Iterator[bytes]:
+        if isinstance(requests, list):
+            return itertools.cycle(requests[i:] + requests[:i])
+        return requests
+
     await asyncio.gather(
         *(
-            _one_connection(port, requests[i:] + requests[:i], stop_at, latencies, counters, check)
+            _one_connection(port, source(i), stop_at, latencies, counters, check, on_failure)
             for i in range(connections)
         )
     )

@@ -45,6 +45,7 @@ from benchmarks.harness import (
     benchmark_database,
     build_request,
     free_port,
+    run_load,
     server_process,
 )
 
@@ -198,59 +199,6 @@ class Failures:
             self.first = text[:300]
 
 
-async def _one_connection(
-    port: int,
-    requests: Iterator[bytes],
-    stop_at: float,
-    latencies: list[float],
-    counters: list[int],
-    check: bytes,
-    failures: Failures,
-) -> None:
-    """``harness._one_connection``, pulling from a shared iterator: no request is sent twice."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        while time.perf_counter() < stop_at:
-            request = next(requests)
-            started = time.perf_counter()
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line[:15].lower() == b"content-length:":
-                    length = int(line[15:])
-            body = await reader.readexactly(length)
-            latencies.append(time.perf_counter() - started)
-            ok = head.startswith(b"HTTP/1.1 200") and check in body
-            counters[0 if ok else 1] += 1
-            if not ok:
-                failures.note((head.split(b"\r\n")[0] + b" " + body).decode(errors="replace"))
-    finally:
-        writer.close()
-
-
-async def run_unique_load(
-    port: int,
-    requests: Iterator[bytes],
-    seconds: float,
-    connections: int,
-    check: bytes,
-    failures: Failures,
-) -> LoadResult:
-    latencies: list[float] = []
-    counters = [0, 0]
-    started = time.perf_counter()
-    stop_at = started + seconds
-    await asyncio.gather(
-        *(
-            _one_connection(port, requests, stop_at, latencies, counters, check, failures)
-            for _ in range(connections)
-        )
-    )
-    elapsed = time.perf_counter() - started
-    return LoadResult(counters[0], counters[1], elapsed, latencies)
-
-
 async def run_raw(
     url: str,
     orders: Iterator[tuple[int, str, str]],
@@ -341,8 +289,8 @@ def main() -> None:
             async def service(name: str, seconds: float) -> LoadResult:
                 sink = failures.setdefault((name, "service"), Failures())
                 requests = http_requests(scenarios[name], api_key)
-                r = await run_unique_load(
-                    port, requests, seconds, args.connections, b'"number"', sink
+                r = await run_load(
+                    port, requests, seconds, args.connections, b'"number"', sink.note
                 )
                 placed[0] += r.requests
                 return r
