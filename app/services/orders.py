@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 import orjson
+from asyncpg.exceptions import DeadlockDetectedError, SerializationError
 
 from app.domain.availability import PaymentTerms, PoolKind
 from app.domain.placement import (
@@ -31,7 +32,7 @@ from app.domain.placement import (
 )
 from app.services.container import Services
 from app.services.inventory import MAX_UNITS
-from app.services.payments import LedgerGateway, PaymentGateway
+from app.services.payments import GatewayResult, LedgerGateway, PaymentGateway
 from app.services.results import Actor, Result, ServiceError
 from app.storage import orders as store
 from app.storage.inventory import SkuRecord, fetch_records, recompute_ready_raw
@@ -96,6 +97,31 @@ class Placed:
     row: Any = None  # the order row as written, when placed now
 
 
+class GatewayJournal:
+    """The gateway calls of one attempt, so that a failed transaction gives the money back:
+    a capture is refunded and an authorization voided, each by its reference."""
+
+    def __init__(self, gateway: PaymentGateway) -> None:
+        self.gateway = gateway
+        self.name = gateway.name
+        self.done: list[tuple[PaymentKind, int, str, str]] = []
+
+    async def execute(
+        self, kind: PaymentKind, amount_minor: int, currency: str, reference: str | None
+    ) -> GatewayResult:
+        result = await self.gateway.execute(kind, amount_minor, currency, reference)
+        if result.approved:
+            self.done.append((kind, amount_minor, currency, result.reference))
+        return result
+
+    async def compensate(self) -> None:
+        undo = {PaymentKind.CAPTURE: PaymentKind.REFUND, PaymentKind.AUTHORIZE: PaymentKind.VOID}
+        for kind, amount, currency, reference in reversed(self.done):
+            if kind in undo:
+                await self.gateway.execute(undo[kind], amount, currency, reference)
+        self.done.clear()
+
+
 class _LostRace(Exception):
     """A conditional update found less than the snapshot promised: re-plan."""
 
@@ -106,8 +132,36 @@ def can_place_on(actor: Actor, channel_code: str, channel_kind: str) -> bool:
     return actor.has_scope("storefront") and channel_kind == "WEBSTORE"
 
 
+MAX_TEXT = 1000
+
+
+def clean_text(value: str | None, limit: int = MAX_TEXT) -> bool:
+    """Free text PostgreSQL can store (no NUL) and of a sane length."""
+    return value is None or ("\x00" not in value and len(value) <= limit)
+
+
 def _validate(data: PlaceOrderInput) -> list[ServiceError]:
     errors: list[ServiceError] = []
+    texts: list[tuple[tuple[str, ...], str | None]] = [
+        (("input", "idempotencyKey"), data.idempotency_key),
+        (("input", "customer", "email"), data.customer_email),
+        (("input", "customer", "name"), data.customer_name),
+        (("input", "shippingAddress", "region"), data.region),
+        (("input", "shippingAddress", "postalCode"), data.postal_code),
+        *((("input", "lines", str(i), "sku"), line.sku) for i, line in enumerate(data.lines)),
+        *(
+            (("input", "shippingAddress", key), str(value))
+            for key, value in data.address.items()
+            if value is not None
+        ),
+    ]
+    for path, value in texts:
+        if not clean_text(value):
+            errors.append(
+                ServiceError(path, E.INVALID, f"At most {MAX_TEXT} characters, no NUL bytes.")
+            )
+    if errors:
+        return errors
     if not data.idempotency_key.strip() or len(data.idempotency_key) > 255:
         errors.append(ServiceError(("input", "idempotencyKey"), E.INVALID, "1 to 255 characters."))
     if "@" not in data.customer_email or len(data.customer_email) > 320:
@@ -146,6 +200,7 @@ async def place_order(
     request_hash = data.request_hash()
     last_errors: list[ServiceError] = []
     for _attempt in range(MAX_ATTEMPTS):
+        journal = GatewayJournal(gateway)
         try:
             async with services.raw_uow() as uow:
                 conn = uow.conn
@@ -197,14 +252,19 @@ async def place_order(
                     await uow.commit()
                     return Result(errors=plan_errors)
                 placed = await _write(
-                    uow.conn, services, actor, data, channel, records, plans, gateway, scope
+                    uow.conn, services, actor, data, channel, records, plans, journal, scope
                 )
                 await uow.commit()
                 return Result(placed)
-        except _LostRace:
+        except (_LostRace, DeadlockDetectedError, SerializationError):
+            await journal.compensate()
             continue
         except PaymentDeclined as exc:
+            await journal.compensate()
             return Result.fail(E.PAYMENT_DECLINED, f"Payment declined: {exc}", "input")
+        except BaseException:
+            await journal.compensate()
+            raise
     last_errors = [
         ServiceError(("input", "lines"), "SOLD_OUT", "Stock changed while placing; try again.")
     ]
@@ -525,7 +585,37 @@ class Cancelled:
     lines: int
 
 
+LOCK_POOLS_SQL = """
+SELECT 1 FROM inventory_pools ip JOIN products p ON p.id = ip.product_id
+WHERE ip.product_id = ANY($1::uuid[])
+ORDER BY p.sku,
+         CASE ip.kind WHEN 'CHANNEL' THEN 0 WHEN 'READY' THEN 1 WHEN 'PRE_ORDER' THEN 2
+                      WHEN 'BACKORDER' THEN 3 ELSE 4 END,
+         ip.channel_code NULLS FIRST, ip.id
+FOR UPDATE OF ip
+"""
+
+
 async def cancel(
+    services: Services,
+    actor: Actor,
+    order_id: Any,
+    line_id: int | None,
+    reason: str | None,
+    gateway: PaymentGateway | None = None,
+) -> Result[Cancelled]:
+    """Cancel a whole order or one line (see ``_cancel_once``); retried when PostgreSQL
+    resolves a deadlock with an admin write by aborting us (always before any gateway call)."""
+    for attempt in range(3):
+        try:
+            return await _cancel_once(services, actor, order_id, line_id, reason, gateway)
+        except DeadlockDetectedError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+async def _cancel_once(
     services: Services,
     actor: Actor,
     order_id: Any,
@@ -537,6 +627,8 @@ async def cancel(
     stock to ATP, a pre-order place back under the cap, a backorder leaves its queue), and
     captured money is refunded, authorizations voided, in the payment ledger."""
     gateway = gateway or LedgerGateway()
+    if not clean_text(reason):
+        return Result.fail(E.INVALID, f"At most {MAX_TEXT} characters, no NUL bytes.", "reason")
     async with services.raw_uow() as uow:
         conn = uow.conn
         order = await conn.fetchrow(
@@ -564,6 +656,10 @@ async def cancel(
                 "Nothing left to cancel on this order.",
                 "id" if line_id is None else "lineId",
             )
+        # Every pool row of these SKUs, now and in the one global order (SKU, then CHANNEL by
+        # channel, READY, PRE_ORDER, BACKORDER, RESERVED): the releases and the READY
+        # recompute below then lock nothing new, and no gateway call precedes a deadlock.
+        await conn.execute(LOCK_POOLS_SQL, list({line["product_id"] for line in open_lines}))
         releases: dict[int, int] = {}
         lock_key: dict[int, tuple[str, int]] = {}
         for line in open_lines:
@@ -630,36 +726,34 @@ async def _reverse_payments(
     gateway: PaymentGateway,
     reason: str | None,
 ) -> list[tuple[int | None, str, int, str, str, str, Any, str | None]]:
-    """Refund what was captured and void what is only authorized, per cancelled line."""
+    """Refund each capture and void the live authorization of every cancelled line, each by
+    the reference the gateway gave it (a real PSP needs it)."""
     rows = await conn.fetch(
-        "SELECT line_id, kind, sum(amount_minor) AS amount FROM payment_entries "
-        "WHERE order_id = $1 AND line_id = ANY($2::bigint[]) GROUP BY line_id, kind",
+        "SELECT id, line_id, kind, amount_minor, reference FROM payment_entries "
+        "WHERE order_id = $1 AND line_id = ANY($2::bigint[]) ORDER BY line_id, id",
         order_id,
         line_ids,
     )
-    totals: dict[int, dict[str, int]] = {}
+    by_line: dict[int, list[Any]] = {}
     for row in rows:
-        totals.setdefault(row["line_id"], {})[row["kind"]] = int(row["amount"])
+        by_line.setdefault(row["line_id"], []).append(row)
     entries: list[tuple[int | None, str, int, str, str, str, Any, str | None]] = []
     for lid in line_ids:
-        t = totals.get(lid, {})
-        refundable = t.get("CAPTURE", 0) - t.get("REFUND", 0)
-        voidable = t.get("AUTHORIZE", 0) + t.get("REAUTHORIZE", 0) - t.get("VOID", 0)
-        for kind, amount in ((PaymentKind.REFUND, refundable), (PaymentKind.VOID, voidable)):
-            if amount > 0:
-                result = await gateway.execute(kind, amount, currency, None)
-                entries.append(
-                    (
-                        lid,
-                        kind.value,
-                        amount,
-                        currency,
-                        gateway.name,
-                        result.reference,
-                        None,
-                        reason,
-                    )
-                )
+        history = by_line.get(lid, [])
+        # A line is cancelled once (only open lines get here): every capture is refunded.
+        to_undo = [(PaymentKind.REFUND, r) for r in history if r["kind"] == "CAPTURE"]
+        auths = [r for r in history if r["kind"] in ("AUTHORIZE", "REAUTHORIZE")]
+        if auths and not any(r["kind"] == "VOID" and r["id"] > auths[-1]["id"] for r in history):
+            to_undo.append((PaymentKind.VOID, auths[-1]))
+        for kind, original in to_undo:
+            amount = int(original["amount_minor"])
+            result = await gateway.execute(kind, amount, currency, original["reference"])
+            note = f"{kind.value.lower()} of {original['reference']}" + (
+                f": {reason}" if reason else ""
+            )
+            entries.append(
+                (lid, kind.value, amount, currency, gateway.name, result.reference, None, note)
+            )
     return entries
 
 
@@ -670,6 +764,10 @@ def _may_manage(actor: Actor, channel_code: str) -> bool:
 async def tag_order(
     services: Services, actor: Actor, order_id: Any, add: list[str], remove: list[str]
 ) -> Result[Any]:
+    if not all(clean_text(t, 64) for t in [*add, *remove]):
+        return Result.fail(
+            E.INVALID, "Tags are at most 64 characters, no NUL bytes.", "input", "add"
+        )
     clean_add = sorted({t.strip().upper() for t in add if t.strip()})
     clean_remove = sorted({t.strip().upper() for t in remove if t.strip()})
     if not clean_add and not clean_remove:
@@ -734,7 +832,7 @@ SELECT a.*, p.release_date, l.state
 FROM current_auth a
 JOIN order_lines l ON l.id = a.line_id
 JOIN products p ON p.id = l.product_id
-WHERE a.expires_at <= $1
+WHERE a.expires_at <= $1 AND l.status = 'WAITING'
   AND NOT EXISTS (SELECT 1 FROM payment_entries v
                   WHERE v.line_id = a.line_id AND v.kind = 'VOID' AND v.id > a.id)
 ORDER BY a.line_id
@@ -768,16 +866,7 @@ async def renew_authorizations(
                 uow.conn,
                 row["order_id"],
                 [
-                    (
-                        row["line_id"],
-                        "REAUTHORIZE",
-                        amount,
-                        row["currency"],
-                        gateway.name,
-                        new.reference,
-                        now + valid,
-                        f"renews {row['reference']}",
-                    ),
+                    # the VOID first: the renewal must be the newest entry of the line
                     (
                         row["line_id"],
                         "VOID",
@@ -787,6 +876,16 @@ async def renew_authorizations(
                         old.reference,
                         None,
                         f"replaced by {new.reference}",
+                    ),
+                    (
+                        row["line_id"],
+                        "REAUTHORIZE",
+                        amount,
+                        row["currency"],
+                        gateway.name,
+                        new.reference,
+                        now + valid,
+                        f"renews {row['reference']}",
                     ),
                 ],
             )

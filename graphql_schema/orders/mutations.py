@@ -182,6 +182,8 @@ class OrderMutations:
             line_id = int(parse_global_id("OrderLine", input.line_id))
         except (ValueError, PublicError):
             line_id = -1
+        if not 0 < line_id < 2**63:
+            line_id = -1  # no such line: NOT_FOUND below, never a database range error
         if order_id is None:
             return _no_order("orderId")
         result = await order_service.cancel(

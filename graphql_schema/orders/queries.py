@@ -42,10 +42,18 @@ def order_uuid(value: str) -> uuid.UUID | None:
         return None
 
 
+async def require_reader(info: Info[Context, Any], token: str | None) -> None:
+    """Before any lookup: an anonymous caller without a token learns nothing, not even
+    whether an order number exists."""
+    if await current_actor(info) is None and not token:
+        raise AuthenticationError("An API key or the order token is required.")
+
+
 async def readable_order(
     info: Info[Context, Any], order_id: uuid.UUID | None, token: str | None
 ) -> Order | None:
     """The order when the caller may read it: ops, the order's channel, or its token."""
+    await require_reader(info, token)
     if order_id is None:
         return None
     row = await info.context.loaders.order_by_id.load(order_id)
@@ -58,8 +66,6 @@ async def readable_order(
         return Order.from_row(row)
     if order_service.token_matches(row, token):
         return Order.from_row(row)
-    if actor is None and not token:
-        raise AuthenticationError("An API key or the order token is required.")
     return None
 
 
@@ -75,6 +81,9 @@ class OrderQueries:
     async def order_by_number(
         self, info: Info[Context, Any], number: str, token: str | None = None
     ) -> Order | None:
+        await require_reader(info, token)
+        if not order_service.clean_text(number, 64):
+            return None
         order_id = await order_service.order_id_by_number(info.context.services, number)
         return await readable_order(info, order_id, token)
 

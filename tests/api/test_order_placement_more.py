@@ -731,7 +731,12 @@ async def test_cancelling_an_order_refunds_captures_and_voids_authorizations_lin
     assert after["status"] == "CANCELLED"
     assert [ln["status"] for ln in after["lines"]] == ["CANCELLED"] * 3
     assert entries(after)[3:] == [("REFUND", 1000, r), ("REFUND", 500, p), ("VOID", 2100, b)]
-    assert {e["note"] for e in after["payments"][3:]} == {"customer changed mind"}
+    # each reversal names the entry it reverses, and the reason
+    assert [e["note"] for e in after["payments"][3:]] == [
+        f"refund of {order['payments'][0]['reference']}: customer changed mind",
+        f"refund of {order['payments'][1]['reference']}: customer changed mind",
+        f"void of {order['payments'][2]['reference']}: customer changed mind",
+    ]
     summary = amounts(after["paymentSummary"])
     assert (summary["captured"], summary["refunded"]) == (1500, 1500)
     assert (summary["authorized"], summary["voided"]) == (0, 2100)

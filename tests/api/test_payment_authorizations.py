@@ -59,7 +59,7 @@ async def test_an_authorization_about_to_expire_before_release_is_renewed_and_th
         renewed = (await server.gql(RENEW)).data["renewExpiringAuthorizations"]["renewed"]
         assert renewed >= 1
         after = (await server.gql(ORDER, {"id": order["id"]})).data["order"]
-        assert [p["kind"] for p in after["payments"]] == ["AUTHORIZE", "REAUTHORIZE", "VOID"]
+        assert [p["kind"] for p in after["payments"]] == ["AUTHORIZE", "VOID", "REAUTHORIZE"]
         assert after["paymentSummary"]["authorized"]["amountMinor"] == 3000
         assert after["paymentSummary"]["voided"]["amountMinor"] == 3000
         assert "payment.reauthorized" in [e["action"] for e in after["events"]]
