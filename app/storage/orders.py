@@ -227,7 +227,8 @@ WITH cust AS (
                || lpad(n::text, greatest(6, length(n::text)), '0'),
            $1, $2, $3, $4, $5, $6::jsonb, $7,
            ARRAY(SELECT DISTINCT t FROM unnest(
-                     $8::text[] || CASE WHEN cust.priority THEN ARRAY['PRIORITY'] ELSE '{{}}' END
+                     $8::text[] || CASE WHEN cust.priority AND $41 THEN ARRAY['PRIORITY']
+                                        ELSE '{{}}' END
                  ) AS t ORDER BY t),
            $9, $10, $11, $12, $13, $14
     FROM cust, nextval('order_number_seq') AS n
@@ -299,6 +300,7 @@ async def insert_bundle(
     payments: Sequence[NewPayment],
     gateway: str,
     notify_channel: str,
+    trust_customer: bool,
 ) -> asyncpg.Record:
     """Customer, order, lines, payment entries, events, the key's order and the NOTIFYs:
     one statement, one round trip."""
@@ -344,6 +346,7 @@ async def insert_bundle(
         idempotency_key,
         notify_channel,
         sorted({x.sku for x in lines}),
+        trust_customer,
     )
     assert row is not None
     return row

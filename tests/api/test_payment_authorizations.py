@@ -109,3 +109,32 @@ async def test_an_unknown_customer_cannot_be_marked(server: LiveServer) -> None:
     assert result.data["setCustomerPriority"]["userErrors"] == [
         {"field": ["input", "email"], "code": "NOT_FOUND"}
     ]
+
+
+async def test_a_storefront_typing_a_priority_customers_email_gets_no_priority(
+    server: LiveServer,
+) -> None:
+    await server.gql(
+        """mutation { createProduct(input: {sku: "PRIO-2", name: "P"}) { userErrors { code } }
+           setStock(input: {sku: "PRIO-2", location: "main", quantity: 10})
+             { userErrors { code } } }"""
+    )
+    await _place(server, "PRIO-2", email="boss@example.com")
+    await server.gql(
+        """mutation { setCustomerPriority(input: {email: "boss@example.com", priority: true})
+             { userErrors { code } } }"""
+    )
+    storefront = await server.key_with("storefront")
+    result = await server.gql(
+        PLACE,
+        {
+            "input": {
+                "idempotencyKey": "sf-boss-1",
+                "channel": "webstore",
+                "customer": {"email": "boss@example.com", "name": "Not the boss"},
+                "lines": [{"sku": "PRIO-2", "quantity": 1}],
+            }
+        },
+        key=storefront,
+    )
+    assert "PRIORITY" not in result.data["placeOrder"]["order"]["tags"]
