@@ -25,7 +25,12 @@ from pathlib import Path
 
 import asyncpg
 
-from app.storage.database import start_embedded_server, to_asyncpg_dsn, with_database
+from app.storage.database import (
+    discard_embedded_server,
+    start_embedded_server,
+    to_asyncpg_dsn,
+    with_database,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -58,7 +63,9 @@ def benchmark_database(name: str) -> Iterator[str]:
     try:
         yield with_database(admin, name)
     finally:
-        if folder is None:
+        if folder is not None:
+            discard_embedded_server(Path(folder))
+        else:
 
             async def drop() -> None:
                 conn = await asyncpg.connect(to_asyncpg_dsn(admin))

