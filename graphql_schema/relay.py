@@ -35,7 +35,8 @@ class Connection(Generic[T]):
     edges: list[Edge[T]]
     page_info: PageInfo
     total_count: int | None = strawberry.field(
-        default=None, description="Rows matching the filter (null when not computed)."
+        default=None,
+        description="Rows matching the filter: products count them when asked; null elsewhere.",
     )
 
     @strawberry.field

@@ -43,10 +43,18 @@ class ProductQueries:
         rows = await catalog.list_products(info.context.services, flt, size + 1, after_sku)
         for row in rows:
             info.context.loaders.product_by_sku.prime(row.sku, row)
+        # totalCount costs a COUNT over the filter: only when the client asks for it.
+        wants_total = any(
+            getattr(sub, "name", None) == "totalCount"
+            for f in info.selected_fields
+            for sub in f.selections
+        )
+        total = await catalog.count_products(info.context.services, flt) if wants_total else None
         return make_connection(
             [Product.from_row(r) for r in rows],
             size,
             key=lambda p: p.sku,
             kind="sku",
             has_previous=after_sku is not None,
+            total_count=total,
         )

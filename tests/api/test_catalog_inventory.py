@@ -2189,3 +2189,27 @@ async def test_inventory_internals_are_hidden_from_anonymous_callers_and_storefr
     assert not channel.errors
     ops = await server.gql(query, {"sku": sku})
     assert not ops.errors
+
+
+async def test_products_count_their_matches_only_when_total_count_is_asked(
+    server: LiveServer,
+) -> None:
+    tag = f"COUNT{uuid.uuid4().hex[:6].upper()}"
+    for i in range(3):
+        created = await server.gql(
+            f'mutation {{ createProduct(input: {{sku: "{tag}-{i}", name: "Counted", '
+            f'tags: ["{tag}"]}}) {{ userErrors {{ code }} }} }}'
+        )
+        assert created.data["createProduct"]["userErrors"] == []
+    counted = await server.gql(
+        "query($t: String!) { products(first: 2, filter: {tags: [$t]}) "
+        "{ totalCount edges { cursor } } }",
+        {"t": tag},
+    )
+    assert counted.data["products"]["totalCount"] == 3
+    assert len(counted.data["products"]["edges"]) == 2
+    not_asked = await server.gql(
+        "query($t: String!) { products(first: 2, filter: {tags: [$t]}) { edges { cursor } } }",
+        {"t": tag},
+    )
+    assert "totalCount" not in not_asked.data["products"]
