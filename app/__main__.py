@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
+import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
-from app.logging import configure_logging, get_logger
+from app.logging import configure_logging, get_logger, tune_gc
 from app.settings import Settings
 
 log = get_logger("app.cli")
@@ -37,17 +38,26 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from app.web.app import create_app
 
     url = _prepare_database(settings, demo=args.demo_data or settings.demo_data)
-    app = create_app(settings, url)
     host = args.host or settings.host
     port = args.port or settings.port
-    log.info("serving", url=f"http://{host}:{port}/graphql")
-    # Start-up objects (schema, modules) never die: keep them out of every GC pass, and let
-    # the young generation grow, since a GraphQL request allocates thousands of short-lived
-    # objects and the default threshold (700) runs a collection several times per request.
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(settings.gc_threshold, 20, 20)
-    uvicorn.run(app, host=host, port=port, log_config=None, access_log=False, lifespan="on")
+    workers = args.workers or settings.workers
+    log.info("serving", url=f"http://{host}:{port}/graphql", workers=workers)
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_config": None,
+        "access_log": False,
+        "lifespan": "on",
+    }
+    if workers > 1:
+        # Worker processes build their own app from the environment; they must use the
+        # database this process prepared (the embedded server keeps running in this one).
+        os.environ["OMS_DATABASE_URL"] = url
+        uvicorn.run("app.web.app:app_from_environment", factory=True, workers=workers, **options)
+        return 0
+    app = create_app(settings, url)
+    tune_gc(settings.gc_threshold)
+    uvicorn.run(app, **options)
     return 0
 
 
@@ -139,6 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--demo-data", action="store_true", help="load the demo data set")
     serve.add_argument("--host", default=None)
     serve.add_argument("--port", type=int, default=None)
+    serve.add_argument("--workers", type=int, default=None, help="worker processes")
     serve.set_defaults(func=cmd_serve)
     sub.add_parser("migrate", help="apply migrations up to head").set_defaults(func=cmd_migrate)
     sub.add_parser("demo-data", help="migrate and load the demo data").set_defaults(

@@ -78,6 +78,10 @@ class Settings(BaseSettings):
         default=False, description="Load the idempotent demo data set at start-up."
     )
     access_log: bool = Field(default=True, description="Log one line per HTTP request.")
+    workers: int = Field(
+        default=1,
+        description="Worker processes for `serve` (each with its own pools; stateless).",
+    )
     gc_threshold: int = Field(
         default=20_000, description="Allocations between young-generation GC passes (serve)."
     )

@@ -63,3 +63,53 @@ def test_create_api_key_prints_a_key_once_and_rejects_unknown_scopes(tmp_path: P
     key = good.stdout.strip()
     assert key.startswith("oms_")
     assert len(key) > 40
+
+
+@pytest.mark.slow
+def test_serve_with_two_workers_runs_two_processes_against_one_database(tmp_path: Path) -> None:
+    import socket
+    import time
+    import urllib.request
+
+    import psutil
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMS_")}
+    env |= {"OMS_DATA_DIR": str(tmp_path / "data"), "OMS_WORKERS": "2", "OMS_PORT": str(port)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", "--demo-data"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        body = b'{"query": "{ products(first: 1) { edges { node { sku } } } }"}'
+        answered = 0
+        deadline = time.time() + 60
+        while time.time() < deadline and answered < 5:
+            try:
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{port}/graphql",
+                    data=body,
+                    headers={"Content-Type": "application/json"},
+                )
+                with urllib.request.urlopen(request, timeout=5) as response:
+                    assert b"AURORA-HP" in response.read()
+                answered += 1
+            except OSError:
+                time.sleep(0.2)
+        assert answered == 5
+        workers = [
+            child
+            for child in psutil.Process(proc.pid).children(recursive=True)
+            if "spawn_main" in " ".join(child.cmdline())
+        ]
+        assert len(workers) == 2
+    finally:
+        proc.send_signal(2)
+        _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 0, stderr[-2000:]

@@ -207,3 +207,17 @@ def create_app(
     app.state.documents = documents
     app.state.compiled = compiled
     return app
+
+
+def app_from_environment() -> Starlette:
+    """The app of one worker process when ``serve`` runs several (uvicorn ``factory=True``)."""
+    from app.logging import configure_logging, tune_gc
+    from app.settings import Settings
+
+    settings = Settings()
+    if not settings.database_url:
+        raise RuntimeError("worker processes need OMS_DATABASE_URL (set by `serve`)")
+    configure_logging(settings.log_level, settings.log_json)
+    app = create_app(settings, settings.database_url)
+    tune_gc(settings.gc_threshold)
+    return app
