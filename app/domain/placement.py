@@ -11,7 +11,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
-from app.domain.availability import ChannelHold, PaymentTerms, PoolKind, SkuSnapshot
+from app.domain.availability import ChannelHold, Counter, PaymentTerms, PoolKind, SkuSnapshot
 
 
 class LineState(StrEnum):
@@ -79,19 +79,13 @@ def plan_line(
             possible.append(Allocation(LineState.READY, PoolKind.READY, from_shared))
             remaining -= from_shared
     elif snapshot.preorder.enabled:
-        available = (
-            snapshot.preorder.cap - snapshot.preorder.committed
-            if (snapshot.preorder.cap is not None)
-            else remaining
-        )
-        take = max(0, min(remaining, available))
+        take = Counter(snapshot.preorder.cap, snapshot.preorder.committed).can_take(remaining)
         if take:
             possible.append(Allocation(LineState.PRE_ORDER, PoolKind.PRE_ORDER, take))
             remaining -= take
     if remaining and snapshot.backorder.allowed:
         back = snapshot.backorder
-        available = back.cap - back.committed if back.cap is not None else remaining
-        take = max(0, min(remaining, available))
+        take = Counter(back.cap, back.committed).can_take(remaining)
         if take:
             possible.append(Allocation(LineState.BACKORDER, PoolKind.BACKORDER, take))
             remaining -= take
