@@ -127,9 +127,9 @@ class LoadResult:
         index = min(len(data) - 1, max(0, round(p / 100 * len(data)) - 1))
         return data[index]
 
-    def line(self, label: str) -> str:
+    def line(self, label: str, unit: str = "req/s") -> str:
         return (
-            f"{label:<32} {self.rps:>9.0f} req/s   p50 {self.percentile(50) * 1000:6.2f} ms   "
+            f"{label:<32} {self.rps:>9.0f} {unit}   p50 {self.percentile(50) * 1000:6.2f} ms   "
             f"p99 {self.percentile(99) * 1000:6.2f} ms   errors {self.errors}"
         )
 

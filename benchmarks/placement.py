@@ -242,13 +242,6 @@ async def run_raw(
     return LoadResult(counters[0], counters[1], elapsed, latencies)
 
 
-def line(label: str, r: LoadResult) -> str:
-    return (
-        f"{label:<34} {r.rps:>7.0f} orders/s   p50 {r.percentile(50) * 1000:6.2f} ms   "
-        f"p99 {r.percentile(99) * 1000:6.2f} ms   failed {r.errors}"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=10.0)
@@ -337,8 +330,8 @@ def main() -> None:
     for name, title in titles.items():
         raw_r, svc = results[name, "raw"], results[name, "service"]
         print(title)
-        print(line("raw asyncpg reservation txn", raw_r))
-        print(line("placeOrder, GraphQL over HTTP", svc))
+        print(raw_r.line("raw asyncpg reservation txn", "orders/s"))
+        print(svc.line("placeOrder, GraphQL over HTTP", "orders/s"))
         p99 = svc.percentile(99)
         print(
             f"  ratio to raw: {svc.rps / raw_r.rps:.2f} orders/s (target >= {TARGETS[name]:.2f}), "
