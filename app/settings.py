@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -88,6 +89,29 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(default=10, description="Deepest GraphQL selection allowed.")
     max_aliases: int = Field(default=15, description="Most aliases allowed in one document.")
     max_tokens: int = Field(default=2000, description="Most tokens allowed in one document.")
+    scheduler_seconds: float = Field(
+        default=10.0,
+        description="Seconds between runs of the scheduled jobs (pre-order release, new-line "
+        "promises, delay-consent expiry, authorization renewal); 0 = no scheduler here.",
+    )
+    delay_consent_days: int = Field(
+        default=14,
+        description="A promise that slips more than this many days past the first promise "
+        "asks the customer to accept the delay or cancel.",
+    )
+    delay_consent_wait_days: int = Field(
+        default=7, description="Days a customer has to answer a delay before the policy applies."
+    )
+    delay_no_answer_policy: Literal["ACCEPT", "CANCEL"] = Field(
+        default="ACCEPT",
+        description="What an unanswered delay becomes: ACCEPT keeps the line, CANCEL cancels "
+        "it and refunds or voids its payments.",
+    )
+    pause_keeps_allocation: bool = Field(
+        default=False,
+        description="Pausing a line keeps its ring-fenced units (else they go to the next "
+        "in line at once).",
+    )
 
 
 @lru_cache(maxsize=1)

@@ -8,7 +8,7 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
-from app.services import availability, catalog, inventory, orders
+from app.services import availability, catalog, inventory, orders, queue, supply
 from app.services.availability import ReferenceData
 from app.services.container import Services
 from app.services.results import Actor
@@ -28,6 +28,9 @@ class Loaders:
     lines_by_order: DataLoader[Any, list[Any]] = field(init=False)
     payments_by_order: DataLoader[Any, list[Any]] = field(init=False)
     events_by_order: DataLoader[Any, list[Any]] = field(init=False)
+    promises_by_line: DataLoader[int, list[Any]] = field(init=False)
+    supply_by_id: DataLoader[int, Any] = field(init=False)
+    supply_history: DataLoader[int, list[Any]] = field(init=False)
 
     def __post_init__(self) -> None:
         services = self.services
@@ -60,6 +63,9 @@ class Loaders:
         self.lines_by_order = grouped(orders.load_lines, [])
         self.payments_by_order = grouped(orders.load_payments, [])
         self.events_by_order = grouped(orders.load_events, [])
+        self.promises_by_line = grouped(queue.load_promises, [])
+        self.supply_by_id = grouped(supply.supply_by_id, None)
+        self.supply_history = grouped(supply.supply_history, [])
 
     async def reference(self) -> ReferenceData:
         """Regions and channels: loaded once per request however many fields ask."""

@@ -25,13 +25,19 @@ from graphql_schema.inventory.mutations import InventoryMutations
 from graphql_schema.inventory.queries import InventoryQueries
 from graphql_schema.orders.mutations import OrderAdminMutations, OrderMutations
 from graphql_schema.orders.queries import OrderQueries
+from graphql_schema.orders.queue_mutations import QueueMutations
 from graphql_schema.products.queries import ProductQueries
 from graphql_schema.scalars import SCALAR_MAP
+from graphql_schema.supply.mutations import SupplyMutations
+from graphql_schema.supply.queries import SupplyQueries
 
 SCHEMA_FILE = Path(__file__).with_name("schema.graphql")
 
-Query = merge_types("Query", (ProductQueries, InventoryQueries, OrderQueries))
-Mutation = merge_types("Mutation", (InventoryMutations, OrderMutations, OrderAdminMutations))
+Query = merge_types("Query", (ProductQueries, InventoryQueries, OrderQueries, SupplyQueries))
+Mutation = merge_types(
+    "Mutation",
+    (InventoryMutations, OrderMutations, OrderAdminMutations, QueueMutations, SupplyMutations),
+)
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:

@@ -172,6 +172,8 @@ async def live_server(database_url: str, **settings_overrides: Any) -> AsyncIter
             "db_max_overflow": 20,
             "db_write_pool_size": 64,
             "pdp_cache_seconds": 0,
+            # jobs run when a test asks (runScheduledJob), so dates are the test's clock
+            "scheduler_seconds": 0,
             **settings_overrides,
         },
     )

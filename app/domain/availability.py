@@ -109,12 +109,15 @@ class SkuSnapshot:
     channel_holds: tuple[ChannelHold, ...] = ()
     preorder: PreorderPolicy = field(default_factory=PreorderPolicy)
     backorder: BackorderPolicy = field(default_factory=BackorderPolicy)
+    launch_pending: bool = False
+    """The release date has come but the release job has not yet served the waiting
+    pre-orders: until it has, nothing is sold as READY ahead of them."""
 
     def is_released(self, today: date) -> bool:
         """Released on its release date (store time zone). A pre-order without a date waits."""
         if self.release_date is None:
             return not self.preorder.enabled
-        return self.release_date <= today
+        return self.release_date <= today and not self.launch_pending
 
     @property
     def sellable(self) -> int:

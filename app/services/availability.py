@@ -17,6 +17,7 @@ from app.domain.availability import (
     render_message,
     resolve,
 )
+from app.domain.estimates import Handling, SupplyKind, SupplySource, estimate_line
 from app.services.container import Services
 from app.services.inventory import MAX_UNITS
 from app.services.results import CatalogErrorCode, Result
@@ -30,10 +31,14 @@ class RegionTransit:
     transit_max_days: int
 
 
+NO_SUPPLY = "No inbound supply is scheduled for this product yet."
+
+
 @dataclass(frozen=True)
 class DeliveryEstimate:
     window: DateWindow | None
     reason: str | None = None
+    confidence: str | None = None
 
 
 @dataclass(frozen=True)
@@ -142,20 +147,51 @@ def _delivery(
         return DeliveryEstimate(
             ready_delivery_window(
                 today, handling_days, region.transit_min_days, region.transit_max_days
-            )
+            ),
+            confidence="HIGH",
         )
-    if state is AvailabilityState.PRE_ORDER:
-        release = record.snapshot.release_date
-        if release is None:
-            return DeliveryEstimate(None, "The release date has not been announced yet.")
+    if state in (AvailabilityState.PRE_ORDER, AvailabilityState.BACKORDER):
+        return _waiting_delivery(record, res, today, region, handling_days)
+    return DeliveryEstimate(None, "Sold out.")
+
+
+def _waiting_delivery(
+    record: SkuRecord, res: Resolution, today: date, region: RegionTransit, handling_days: int
+) -> DeliveryEstimate:
+    """The window the next customer gets: behind every unit already waiting, against the
+    supply schedule (the same rule that promises the waiting lines)."""
+    snap = record.snapshot
+    sources: list[SupplySource] = []
+    if record.free_on_hand and not snap.is_released(today):
+        sources.append(SupplySource(None, SupplyKind.ON_HAND, record.free_on_hand, today))
+    sources.extend(record.supply)
+    waiting = sum(p.quantity for p in res.split if p.state is res.state) or res.requested
+    handling = Handling(handling_days, region.transit_min_days, region.transit_max_days)
+    est = estimate_line(record.waiting_units, waiting, sources, today, handling, snap.release_date)
+    if est.earliest is not None and est.latest is not None:
+        return DeliveryEstimate(
+            DateWindow(est.earliest, est.latest), est.reason, est.confidence.value
+        )
+    if res.state is AvailabilityState.PRE_ORDER:
+        if snap.release_date is None:
+            return DeliveryEstimate(None, "The release date has not been announced yet.", "NONE")
+        # No supply booked yet: the launch date is the best promise, with low confidence.
         return DeliveryEstimate(
             release_delivery_window(
-                release, today, handling_days, region.transit_min_days, region.transit_max_days
-            )
+                snap.release_date,
+                today,
+                handling_days,
+                region.transit_min_days,
+                region.transit_max_days,
+            ),
+            "No supply is booked yet; the window follows the launch date.",
+            "LOW",
         )
-    if state is AvailabilityState.BACKORDER:
-        return DeliveryEstimate(None, "No inbound supply is scheduled for this product yet.")
-    return DeliveryEstimate(None, "Sold out.")
+    if not record.supply:
+        return DeliveryEstimate(
+            None, "No inbound supply is scheduled for this product yet.", "NONE"
+        )
+    return DeliveryEstimate(None, est.reason, "NONE")
 
 
 def _payment(record: SkuRecord, state: AvailabilityState) -> PaymentTermsView | None:

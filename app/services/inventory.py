@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.availability import PaymentTerms, PoolKind
+from app.services.allocation import settle_in_session
 from app.services.container import Services
 from app.services.results import Actor, CatalogErrorCode, Result, ServiceError
 from app.storage import inventory as store
@@ -229,9 +230,13 @@ async def configure_preorder(
                 "UPDATE products SET preorder_enabled = :enabled, release_date = :release, "
                 "preorder_message = :message, preorder_payment = :terms, "
                 "preorder_deposit_percent = :pct, preorder_deposit_minor = :minor, "
+                # a launch moved to the future must be released again by the release job
+                "released_at = CASE WHEN CAST(:release AS date) > CAST(:today AS date) "
+                "THEN NULL ELSE released_at END, "
                 "updated_at = now() WHERE id = :pid"
             ),
             {
+                "today": services.today(),
                 "enabled": data.enabled,
                 "release": data.release_date,
                 "message": data.message,
@@ -431,7 +436,7 @@ async def change_stock(
                 "actor": actor.name,
             },
         )
-        await store.recompute_ready(uow.session, product.id)
+        await settle_in_session(uow.session, services, product.id, "STOCK_CHANGE", actor.name)
         record = await _changed(uow.session, sku)
         await uow.commit()
     return Result(record)
@@ -452,7 +457,7 @@ async def set_safety_stock(
             text("UPDATE products SET safety_stock = :q, updated_at = now() WHERE id = :pid"),
             {"q": quantity, "pid": product.id},
         )
-        await store.recompute_ready(uow.session, product.id)
+        await settle_in_session(uow.session, services, product.id, "STOCK_CHANGE", actor.name)
         await store.record_audit(
             uow.session,
             "product",

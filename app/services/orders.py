@@ -30,12 +30,14 @@ from app.domain.placement import (
     payment_at_placement,
     plan_line,
 )
+from app.services.allocation import settle
 from app.services.container import Services
 from app.services.inventory import MAX_UNITS
 from app.services.payments import GatewayResult, LedgerGateway, PaymentGateway
 from app.services.results import Actor, Result, ServiceError
 from app.storage import orders as store
-from app.storage.inventory import SkuRecord, fetch_records, recompute_ready_raw
+from app.storage.allocation import lock_pools, unallocate
+from app.storage.inventory import SkuRecord, fetch_records
 from app.storage.notify import INVENTORY_CHANNEL
 
 
@@ -589,17 +591,6 @@ class Cancelled:
     lines: int
 
 
-LOCK_POOLS_SQL = """
-SELECT 1 FROM inventory_pools ip JOIN products p ON p.id = ip.product_id
-WHERE ip.product_id = ANY($1::uuid[])
-ORDER BY p.sku,
-         CASE ip.kind WHEN 'CHANNEL' THEN 0 WHEN 'READY' THEN 1 WHEN 'PRE_ORDER' THEN 2
-                      WHEN 'BACKORDER' THEN 3 ELSE 4 END,
-         ip.channel_code NULLS FIRST, ip.id
-FOR UPDATE OF ip
-"""
-
-
 async def cancel(
     services: Services,
     actor: Actor,
@@ -607,12 +598,21 @@ async def cancel(
     line_id: int | None,
     reason: str | None,
     gateway: PaymentGateway | None = None,
+    *,
+    delay_consent: str | None = None,
+    as_owner: bool = False,
 ) -> Result[Cancelled]:
     """Cancel a whole order or one line (see ``_cancel_once``); retried when PostgreSQL
-    resolves a deadlock with an admin write by aborting us (always before any gateway call)."""
+    resolves a deadlock with an admin write by aborting us (always before any gateway call).
+
+    ``delay_consent`` records, on the cancelled lines, that the customer (or the store's
+    no-answer policy) declined a delay; ``as_owner`` is for callers that already checked the
+    caller may act on the order (a customer with the order token)."""
     for attempt in range(3):
         try:
-            return await _cancel_once(services, actor, order_id, line_id, reason, gateway)
+            return await _cancel_once(
+                services, actor, order_id, line_id, reason, gateway, delay_consent, as_owner
+            )
         except DeadlockDetectedError:
             if attempt == 2:
                 raise
@@ -626,6 +626,8 @@ async def _cancel_once(
     line_id: int | None,
     reason: str | None,
     gateway: PaymentGateway | None = None,
+    delay_consent: str | None = None,
+    as_owner: bool = False,
 ) -> Result[Cancelled]:
     """Cancel a whole order or one line: units go back to the pool they came from (ready
     stock to ATP, a pre-order place back under the cap, a backorder leaves its queue), and
@@ -639,11 +641,11 @@ async def _cancel_once(
             "SELECT id, status, channel_code, currency FROM orders WHERE id = $1 FOR UPDATE",
             order_id,
         )
-        if order is None or not _may_manage(actor, order["channel_code"]):
+        if order is None or not (as_owner or _may_manage(actor, order["channel_code"])):
             return Result.fail(E.NOT_FOUND, "No such order.", "id")
         lines = await conn.fetch(
             "SELECT l.id, l.sku, l.product_id, l.quantity, l.state, l.status, l.pool_kind, "
-            "l.pool_channel, "
+            "l.pool_channel, l.allocated, "
             "ip.id AS pool_id FROM order_lines l JOIN inventory_pools ip "
             "ON ip.product_id = l.product_id AND ip.kind = l.pool_kind "
             "AND ip.channel_code IS NOT DISTINCT FROM l.pool_channel "
@@ -653,7 +655,9 @@ async def _cancel_once(
         )
         if line_id is not None and not lines:
             return Result.fail(E.NOT_FOUND, "No such line on this order.", "lineId")
-        open_lines = [line for line in lines if line["status"] in ("RESERVED", "WAITING")]
+        open_lines = [
+            line for line in lines if line["status"] in ("RESERVED", "WAITING", "ALLOCATED")
+        ]
         if not open_lines:
             return Result.fail(
                 E.NOT_CANCELLABLE,
@@ -663,7 +667,14 @@ async def _cancel_once(
         # Every pool row of these SKUs, now and in the one global order (SKU, then CHANNEL by
         # channel, READY, PRE_ORDER, BACKORDER, RESERVED): the releases and the READY
         # recompute below then lock nothing new, and no gateway call precedes a deadlock.
-        await conn.execute(LOCK_POOLS_SQL, list({line["product_id"] for line in open_lines}))
+        await lock_pools(conn, list({line["product_id"] for line in open_lines}))
+        # Ring-fenced units first go back to free stock; ``settle`` below hands them on.
+        await unallocate(
+            conn,
+            [line["id"] for line in open_lines if line["allocated"]],
+            "CANCELLATION",
+            actor.name,
+        )
         releases: dict[int, int] = {}
         lock_key: dict[int, tuple[str, int]] = {}
         for line in open_lines:
@@ -671,9 +682,10 @@ async def _cancel_once(
             lock_key[line["pool_id"]] = (line["sku"], POOL_LOCK_ORDER[PoolKind(line["pool_kind"])])
         line_ids = [line["id"] for line in open_lines]
         await conn.execute(
-            "UPDATE order_lines SET status = 'CANCELLED', updated_at = now() "
-            "WHERE id = ANY($1::bigint[])",
+            "UPDATE order_lines SET status = 'CANCELLED', updated_at = now(), "
+            "delay_consent = COALESCE($2, delay_consent) WHERE id = ANY($1::bigint[])",
             line_ids,
+            delay_consent,
         )
         entries = await _reverse_payments(
             conn, order_id, line_ids, order["currency"], gateway, reason
@@ -711,13 +723,15 @@ async def _cancel_once(
         for pool_id in sorted(releases, key=lambda pid: lock_key[pid]):
             if not await store.release(conn, pool_id, releases[pool_id]):
                 raise RuntimeError(f"pool {pool_id} would go below zero: ledger drift")
-        # A channel that had sold past a lowered hold sets aside less now: READY grows.
-        for product_id in sorted(
-            {line["product_id"] for line in open_lines if line["pool_kind"] == "CHANNEL"}
-        ):
-            await recompute_ready_raw(conn, product_id)
-        for sku in sorted({line["sku"] for line in open_lines}):
-            await conn.execute("SELECT pg_notify($1, $2)", INVENTORY_CHANNEL, sku)
+        # Freed units go to the next in line before anything re-opens for sale; READY and the
+        # channel holds are recomputed, the SKUs' promises follow, caches are told.
+        await settle(
+            conn,
+            services,
+            sorted({line["product_id"] for line in open_lines}),
+            "CANCELLATION",
+            actor.name,
+        )
         await uow.commit()
     return Result(Cancelled(order_id, len(open_lines)))
 

@@ -329,6 +329,53 @@ def _order_total(row: asyncpg.Record) -> Violation:
 # ---------------------------------------------------------------- running the checks
 
 
+# ---------------------------------------------------------------- (g) ring-fenced units
+
+RESERVED_COMMITTED_SQL = f"""
+WITH held AS (
+    SELECT product_id, SUM(allocated)::bigint AS units, COUNT(*)::int AS lines
+    FROM order_lines WHERE status IN ({_OPEN}) AND allocated > 0
+    GROUP BY product_id
+)
+SELECT p.sku, ip.id AS pool_id, COALESCE(h.units, 0) AS expected, ip.committed AS actual,
+       COALESCE(h.lines, 0) AS lines
+FROM inventory_pools ip
+JOIN products p ON p.id = ip.product_id
+LEFT JOIN held h ON h.product_id = ip.product_id
+WHERE ip.kind = 'RESERVED' AND ip.committed <> COALESCE(h.units, 0)
+ORDER BY p.sku
+"""
+
+
+def _reserved_committed(row: asyncpg.Record) -> Violation:
+    detail = (
+        f"RESERVED pool #{row['pool_id']} committed {row['actual']}, but its "
+        f"{row['lines']} open line(s) hold {row['expected']} ring-fenced units"
+    )
+    return Violation("reserved_committed", row["sku"], detail, row["expected"], row["actual"])
+
+
+ALLOCATION_LEDGER_SQL = """
+WITH ledger AS (
+    SELECT line_id, SUM(quantity)::bigint AS units FROM allocations GROUP BY line_id
+)
+SELECT p.sku, l.id AS line_id, COALESCE(g.units, 0) AS expected, l.allocated AS actual
+FROM order_lines l
+JOIN products p ON p.id = l.product_id
+LEFT JOIN ledger g ON g.line_id = l.id
+WHERE l.allocated <> COALESCE(g.units, 0)
+ORDER BY p.sku, l.id
+"""
+
+
+def _allocation_ledger(row: asyncpg.Record) -> Violation:
+    detail = (
+        f"line {row['line_id']} has {row['actual']} units allocated, but its allocation "
+        f"rows add up to {row['expected']}"
+    )
+    return Violation("allocation_ledger", row["sku"], detail, row["expected"], row["actual"])
+
+
 @dataclass(frozen=True)
 class Invariant:
     name: str
@@ -345,6 +392,8 @@ INVARIANTS: tuple[Invariant, ...] = (
     Invariant("stock_ledger", STOCK_LEDGER_SQL, _stock_ledger),
     Invariant("stock_movement_after", STOCK_MOVEMENT_AFTER_SQL, _stock_movement_after),
     Invariant("order_total", ORDER_TOTAL_SQL, _order_total),
+    Invariant("reserved_committed", RESERVED_COMMITTED_SQL, _reserved_committed),
+    Invariant("allocation_ledger", ALLOCATION_LEDGER_SQL, _allocation_ledger),
 )
 
 

@@ -27,13 +27,22 @@ from app.domain.availability import (
     PreorderPolicy,
     SkuSnapshot,
 )
+from app.domain.estimates import SupplyKind, SupplySource
 
 SNAPSHOT_SQL = """
 SELECT p.id, p.sku, p.release_date, p.safety_stock, p.tags, p.price_minor, p.currency,
        p.preorder_enabled, p.preorder_message, p.preorder_payment,
        p.preorder_deposit_percent, p.preorder_deposit_minor,
        p.backorder_allowed, p.backorder_message, p.backorder_payment,
-       p.backorder_deposit_percent, p.backorder_deposit_minor,
+       p.backorder_deposit_percent, p.backorder_deposit_minor, p.released_at,
+       p.allocation_policy,
+       COALESCE((SELECT json_agg(json_build_array(su.id, su.kind,
+                                                  GREATEST(0, su.quantity - su.received_quantity),
+                                                  su.expected_on, su.units_per_day, su.slips,
+                                                  sp.receipts, sp.on_time_receipts)
+                                 ORDER BY su.expected_on, su.id)
+                 FROM supply su LEFT JOIN suppliers sp ON sp.code = su.supplier_code
+                 WHERE su.product_id = p.id AND su.status = 'OPEN'), '[]'::json) AS supply,
        COALESCE((SELECT SUM(s.on_hand) FROM stock_levels s WHERE s.product_id = p.id), 0)::int
            AS on_hand,
        COALESCE((SELECT json_agg(json_build_array(ip.kind, ip.channel_code, ip.capacity,
@@ -70,6 +79,44 @@ class SkuRecord:
     pools: tuple[PoolRow, ...]
     price_minor: int = 0
     currency: str = "EUR"
+    supply: tuple[SupplySource, ...] = ()
+    allocation_policy: str = "FIFO"
+
+    @property
+    def waiting_units(self) -> int:
+        """Units of open pre-order and backorder lines not yet ring-fenced."""
+        counted = sum(
+            p.committed for p in self.pools if p.kind in (PoolKind.PRE_ORDER, PoolKind.BACKORDER)
+        )
+        return max(0, counted - self.snapshot.reserved)
+
+    @property
+    def free_on_hand(self) -> int:
+        """On hand and promised to nobody (before launch: held for the pre-orders)."""
+        snap = self.snapshot
+        sold = snap.ready_committed + sum(h.committed for h in snap.channel_holds)
+        return max(0, snap.sellable - sold)
+
+
+def supply_sources(raw: Any) -> tuple[SupplySource, ...]:
+    """Open supply from the ``supply`` JSON column of ``SNAPSHOT_SQL`` (or the same shape)."""
+    items = orjson.loads(raw) if isinstance(raw, str) else raw
+    sources: list[SupplySource] = []
+    for sid, kind, remaining, expected, per_day, slips, receipts, on_time in items:
+        if remaining <= 0:
+            continue
+        sources.append(
+            SupplySource(
+                supply_id=str(sid),
+                kind=SupplyKind(kind),
+                quantity=int(remaining),
+                expected_on=date.fromisoformat(expected) if isinstance(expected, str) else expected,
+                units_per_day=int(per_day or 0),
+                on_time_rate=(on_time / receipts) if receipts else None,
+                slips=int(slips),
+            )
+        )
+    return tuple(sources)
 
 
 def _pool_rows(raw: Any) -> tuple[PoolRow, ...]:
@@ -96,6 +143,7 @@ def record_from_row(row: Mapping[str, Any]) -> SkuRecord:
     pre = by_kind.get(PoolKind.PRE_ORDER)
     back = by_kind.get(PoolKind.BACKORDER)
     reserved = by_kind.get(PoolKind.RESERVED)
+    released_at = row["released_at"]
     snapshot = SkuSnapshot(
         sku=row["sku"],
         release_date=row["release_date"],
@@ -122,6 +170,8 @@ def record_from_row(row: Mapping[str, Any]) -> SkuRecord:
             message_template=row["backorder_message"],
             payment=PaymentTerms(row["backorder_payment"]),
         ),
+        # Pre-orders are waiting and the release job has not served them yet.
+        launch_pending=released_at is None and pre is not None and pre.committed > 0,
     )
     return SkuRecord(
         product_id=row["id"],
@@ -134,6 +184,8 @@ def record_from_row(row: Mapping[str, Any]) -> SkuRecord:
         pools=pools,
         price_minor=row["price_minor"],
         currency=row["currency"],
+        supply=supply_sources(row["supply"]),
+        allocation_policy=row["allocation_policy"],
     )
 
 

@@ -121,16 +121,21 @@ o.placed_at, o.updated_at, o.token_hash
 """
 
 LINE_SQL = """
-SELECT l.id, l.order_id, l.line_no, l.sub_no, l.sku, l.quantity, l.state, l.status,
-       l.pool_kind, l.pool_channel, l.unit_price_minor, l.payment_terms, l.shipment_group,
-       l.queued_at,
+SELECT l.id, l.order_id, l.product_id, l.line_no, l.sub_no, l.sku, l.quantity, l.state,
+       l.status, l.pool_kind, l.pool_channel, l.unit_price_minor, l.payment_terms,
+       l.shipment_group, l.queued_at, l.allocated, l.paused_at, l.promised_earliest,
+       l.promised_latest, l.promise_confidence, l.promised_at, l.delay_consent,
+       l.consent_due_at, l.shipped_at, l.delivered_on,
+       (SELECT o.region FROM orders o WHERE o.id = l.order_id) AS region,
        CASE WHEN l.status = 'WAITING' THEN (
            SELECT count(*) + 1 FROM order_lines w
-           WHERE w.product_id = l.product_id AND w.status = 'WAITING' AND w.queue_seq < l.queue_seq
+           WHERE w.product_id = l.product_id AND w.status = 'WAITING' AND w.paused_at IS NULL
+             AND w.queue_seq < l.queue_seq
        ) END AS queue_position,
        CASE WHEN l.status = 'WAITING' THEN (
-           SELECT COALESCE(sum(w.quantity), 0) FROM order_lines w
-           WHERE w.product_id = l.product_id AND w.status = 'WAITING' AND w.queue_seq < l.queue_seq
+           SELECT COALESCE(sum(w.quantity - w.allocated), 0) FROM order_lines w
+           WHERE w.product_id = l.product_id AND w.status = 'WAITING' AND w.paused_at IS NULL
+             AND w.queue_seq < l.queue_seq
        ) END AS units_ahead
 FROM order_lines l
 WHERE l.order_id = ANY($1::uuid[])
@@ -349,4 +354,23 @@ async def insert_bundle(
         trust_customer,
     )
     assert row is not None
+    return row
+
+
+async def promises_by_line(
+    conn: asyncpg.Connection, line_ids: Sequence[int]
+) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT id, line_id, earliest, latest, confidence, supply_id, reason, cause, "
+        "delayed_days, created_at FROM line_promises WHERE line_id = ANY($1::bigint[]) "
+        "ORDER BY line_id, id",
+        list(line_ids),
+    )
+    return rows
+
+
+async def order_of_line(conn: asyncpg.Connection, line_id: int) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT l.id, l.order_id FROM order_lines l WHERE l.id = $1", line_id
+    )
     return row

@@ -122,10 +122,19 @@ class Product(SQLModel, table=True):
     )
     backorder_deposit_percent: float | None = Field(default=None, sa_column=Column(Numeric(5, 2)))
     backorder_deposit_minor: int | None = Field(default=None, sa_column=Column(BigInteger))
+    released_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True))
+    )  # set by the release job once waiting pre-orders were served at launch
+    allocation_policy: str = Field(
+        sa_column=Column(String(16), nullable=False, server_default="FIFO")
+    )
     created_at: datetime | None = _created_at()
     updated_at: datetime | None = _created_at()
 
     __table_args__ = (
+        CheckConstraint(
+            "allocation_policy IN ('FIFO', 'PRIORITY_FIRST')", name="ck_products_allocation_policy"
+        ),
         CheckConstraint("safety_stock >= 0", name="ck_products_safety_stock"),
         CheckConstraint("price_minor >= 0", name="ck_products_price"),
         Index("ix_products_tags", "tags", postgresql_using="gin"),
@@ -324,11 +333,40 @@ class OrderLine(SQLModel, table=True):
     shipment_group: int = Field(sa_column=Column(Integer, nullable=False))
     queue_seq: int | None = Field(default=None, sa_column=Column(BigInteger))
     queued_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    allocated: int = Field(sa_column=Column(Integer, nullable=False, server_default="0"))
+    paused_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    promised_earliest: date | None = Field(default=None, sa_column=Column(Date))
+    promised_latest: date | None = Field(default=None, sa_column=Column(Date))
+    promise_confidence: str | None = Field(default=None, sa_column=Column(String(8)))
+    promised_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    delay_consent: str | None = Field(default=None, sa_column=Column(String(24)))
+    consent_due_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    shipped_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    delivered_on: date | None = Field(default=None, sa_column=Column(Date))
     created_at: datetime | None = _created_at()
     updated_at: datetime | None = _created_at()
 
     __table_args__ = (
         UniqueConstraint("order_id", "line_no", "sub_no"),
+        CheckConstraint("allocated >= 0 AND allocated <= quantity", name="ck_line_allocated"),
+        CheckConstraint(
+            "delay_consent IS NULL OR delay_consent IN ('REQUESTED', 'ACCEPTED', 'CANCELLED', "
+            "'DEFAULT_ACCEPTED', 'DEFAULT_CANCELLED')",
+            name="ck_line_consent",
+        ),
+        Index(
+            "ix_lines_consent_due",
+            "consent_due_at",
+            postgresql_where=text("delay_consent = 'REQUESTED'"),
+        ),
+        Index(
+            "ix_lines_unpromised",
+            "product_id",
+            postgresql_where=text("promised_at IS NULL AND status IN ('WAITING', 'ALLOCATED')"),
+        ),
+        Index(
+            "ix_lines_delivered", "product_id", postgresql_where=text("delivered_on IS NOT NULL")
+        ),
         CheckConstraint("quantity > 0"),
         CheckConstraint("state IN ('READY', 'PRE_ORDER', 'BACKORDER')", name="ck_line_state"),
         CheckConstraint(
@@ -418,3 +456,186 @@ class IdempotencyKey(SQLModel, table=True):
     expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
     __table_args__ = (Index("ix_idempotency_expiry", "expires_at"),)
+
+
+class Supplier(SQLModel, table=True):
+    """A supplier with its on-time history (receipts on or before the first expected date)."""
+
+    __tablename__ = "suppliers"
+    code: str = Field(sa_column=Column(String(64), primary_key=True))
+    name: str = Field(sa_column=Column(Text, nullable=False))
+    lead_time_days: int = Field(sa_column=Column(Integer, nullable=False, server_default="0"))
+    receipts: int = Field(sa_column=Column(Integer, nullable=False, server_default="0"))
+    on_time_receipts: int = Field(sa_column=Column(Integer, nullable=False, server_default="0"))
+    created_at: datetime | None = _created_at()
+
+    __table_args__ = (
+        CheckConstraint(
+            "lead_time_days >= 0 AND on_time_receipts >= 0 AND receipts >= on_time_receipts",
+            name="ck_suppliers_counts",
+        ),
+    )
+
+
+class Supply(SQLModel, table=True):
+    """Inbound supply: a purchase order or a production run, for one SKU at one location."""
+
+    __tablename__ = "supply"
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    kind: str = Field(sa_column=Column(String(16), nullable=False))
+    product_id: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), ForeignKey("products.id"), nullable=False)
+    )
+    location_code: str = Field(
+        sa_column=Column(String(64), ForeignKey("locations.code"), nullable=False)
+    )
+    supplier_code: str | None = Field(
+        default=None, sa_column=Column(String(64), ForeignKey("suppliers.code"))
+    )
+    reference: str = Field(sa_column=Column(Text, nullable=False))
+    quantity: int = Field(sa_column=Column(Integer, nullable=False))
+    received_quantity: int = Field(sa_column=Column(Integer, nullable=False, server_default="0"))
+    expected_on: date = Field(sa_column=Column(Date, nullable=False))
+    original_expected_on: date = Field(sa_column=Column(Date, nullable=False))
+    lead_time_days: int | None = Field(default=None, sa_column=Column(Integer))
+    units_per_day: int | None = Field(default=None, sa_column=Column(Integer))
+    run_days: int | None = Field(default=None, sa_column=Column(Integer))
+    status: str = Field(sa_column=Column(String(16), nullable=False, server_default="OPEN"))
+    slips: int = Field(sa_column=Column(Integer, nullable=False, server_default="0"))
+    created_by: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime | None = _created_at()
+    updated_at: datetime | None = _created_at()
+    closed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('PURCHASE_ORDER', 'PRODUCTION_RUN')", name="ck_supply_kind"),
+        CheckConstraint("status IN ('OPEN', 'RECEIVED', 'CANCELLED')", name="ck_supply_status"),
+        CheckConstraint("quantity > 0 AND received_quantity >= 0", name="ck_supply_quantity"),
+        CheckConstraint(
+            "(kind = 'PRODUCTION_RUN') = (units_per_day IS NOT NULL AND run_days IS NOT NULL)",
+            name="ck_supply_run",
+        ),
+        CheckConstraint(
+            "units_per_day IS NULL OR (units_per_day > 0 AND run_days > 0)",
+            name="ck_supply_run_positive",
+        ),
+        Index(
+            "ix_supply_open",
+            "product_id",
+            "expected_on",
+            "id",
+            postgresql_where=text("status = 'OPEN'"),
+        ),
+        Index("ix_supply_product", "product_id", "id"),
+    )
+
+
+class GoodsReceipt(SQLModel, table=True):
+    """A goods receipt (GRN) and where its units went. Append-only."""
+
+    __tablename__ = "goods_receipts"
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    product_id: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), ForeignKey("products.id"), nullable=False)
+    )
+    location_code: str = Field(
+        sa_column=Column(String(64), ForeignKey("locations.code"), nullable=False)
+    )
+    supply_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, ForeignKey("supply.id"))
+    )
+    quantity: int = Field(
+        sa_column=Column(Integer, CheckConstraint("quantity > 0"), nullable=False)
+    )
+    reference: str = Field(sa_column=Column(Text, nullable=False))
+    allocated: int = Field(sa_column=Column(Integer, nullable=False, server_default="0"))
+    held_for_launch: int = Field(sa_column=Column(Integer, nullable=False, server_default="0"))
+    to_stock: int = Field(sa_column=Column(Integer, nullable=False, server_default="0"))
+    on_time: bool | None = Field(default=None, sa_column=Column(Boolean))
+    actor: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime | None = _created_at()
+
+    __table_args__ = (Index("ix_receipts_product", "product_id", "id"),)
+
+
+class Allocation(SQLModel, table=True):
+    """Units ring-fenced for (positive) or taken back from (negative) a waiting line."""
+
+    __tablename__ = "allocations"
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    line_id: int = Field(
+        sa_column=Column(
+            BigInteger, ForeignKey("order_lines.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    product_id: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), ForeignKey("products.id"), nullable=False)
+    )
+    receipt_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, ForeignKey("goods_receipts.id"))
+    )
+    quantity: int = Field(
+        sa_column=Column(Integer, CheckConstraint("quantity <> 0"), nullable=False)
+    )
+    cause: str = Field(sa_column=Column(String(32), nullable=False))
+    actor: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime | None = _created_at()
+
+    __table_args__ = (
+        Index("ix_allocations_line", "line_id", "id"),
+        Index("ix_allocations_receipt", "receipt_id"),
+    )
+
+
+class LinePromise(SQLModel, table=True):
+    """A waiting line's promise history: the first window and every change, with its cause."""
+
+    __tablename__ = "line_promises"
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    line_id: int = Field(
+        sa_column=Column(
+            BigInteger, ForeignKey("order_lines.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    earliest: date | None = Field(default=None, sa_column=Column(Date))
+    latest: date | None = Field(default=None, sa_column=Column(Date))
+    confidence: str = Field(sa_column=Column(String(8), nullable=False))
+    supply_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    cause: str = Field(sa_column=Column(String(32), nullable=False))
+    delayed_days: int = Field(sa_column=Column(Integer, nullable=False, server_default="0"))
+    created_at: datetime | None = _created_at()
+
+    __table_args__ = (Index("ix_line_promises_line", "line_id", "id"),)
+
+
+class OutboxEvent(SQLModel, table=True):
+    """The transactional outbox: events written with the change, published after commit."""
+
+    __tablename__ = "outbox_events"
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    topic: str = Field(sa_column=Column(String(48), nullable=False))
+    aggregate_id: str = Field(sa_column=Column(Text, nullable=False))
+    payload: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    created_at: datetime | None = _created_at()
+    published_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+    __table_args__ = (
+        Index("ix_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
+        Index("ix_outbox_topic", "topic", "id"),
+    )
+
+
+class SchedulerRun(SQLModel, table=True):
+    """The last run of each scheduled job (whichever replica ran it)."""
+
+    __tablename__ = "scheduler_runs"
+    job: str = Field(sa_column=Column(String(48), primary_key=True))
+    last_started_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True))
+    )
+    last_finished_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True))
+    )
+    last_result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    runs: int = Field(sa_column=Column(BigInteger, nullable=False, server_default="0"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -20,6 +22,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 
 from app.metrics import HTTP_LATENCY, HTTP_REQUESTS, POOLS
 from app.services.container import Services, system_now
+from app.services.scheduler import run_forever
 from app.settings import Settings
 from app.storage.database import create_engine, redact
 from app.storage.migrate import current_revisions, head_revisions
@@ -130,10 +133,17 @@ def create_app(
         listener = ChangeListener(database_url, (INVENTORY_CHANNEL,), on_change, on_listener_state)
         listener.start()
         app.state.listener = listener
+        scheduler: asyncio.Task[None] | None = None
+        if settings.scheduler_seconds > 0:
+            scheduler = asyncio.create_task(run_forever(svc, settings.scheduler_seconds))
         log.info("service_started", database=redact(database_url))
         try:
             yield
         finally:
+            if scheduler is not None:
+                scheduler.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await scheduler
             await listener.stop()
             POOLS.engines.pop(engine_key, None)
             POOLS.read_pools.pop(engine_key, None)

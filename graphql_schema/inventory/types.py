@@ -55,11 +55,20 @@ class PaymentTerms:
         )
 
 
+@strawberry.enum(description="How sure a delivery window is: it falls with supply uncertainty.")
+class EstimateConfidence(Enum):
+    HIGH = "HIGH"
+    MEDIUM = "MEDIUM"
+    LOW = "LOW"
+    NONE = "NONE"
+
+
 @strawberry.type(description="A delivery window; null dates come with a reason.")
 class DeliveryEstimate:
     earliest: date | None
     latest: date | None
     reason: str | None
+    confidence: EstimateConfidence | None = None
 
 
 @strawberry.type(description="Part of a request served in one state, e.g. 2 IN_STOCK.")
@@ -110,6 +119,9 @@ class Availability:
                 earliest=window.earliest if window else None,
                 latest=window.latest if window else None,
                 reason=a.delivery.reason,
+                confidence=(
+                    EstimateConfidence(a.delivery.confidence) if a.delivery.confidence else None
+                ),
             ),
             payment_terms=PaymentTerms.from_view(a.payment) if a.payment else None,
             split=[

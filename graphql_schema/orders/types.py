@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
@@ -11,9 +11,16 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from app.services.promises import RegionTransit as PromiseRegion
+from app.services.promises import live_estimate
 from graphql_schema.context import Context
 from graphql_schema.errors import UserError
-from graphql_schema.inventory.types import PaymentTermsKind, PoolKind
+from graphql_schema.inventory.types import (
+    DeliveryEstimate,
+    EstimateConfidence,
+    PaymentTermsKind,
+    PoolKind,
+)
 from graphql_schema.relay import global_id
 from graphql_schema.scalars import Long
 
@@ -122,6 +129,29 @@ class OrderEvent:
     at: datetime
 
 
+@strawberry.enum(description="A customer's answer to a delay beyond the store's threshold.")
+class DelayConsent(Enum):
+    REQUESTED = "REQUESTED"
+    ACCEPTED = "ACCEPTED"
+    CANCELLED = "CANCELLED"
+    DEFAULT_ACCEPTED = "DEFAULT_ACCEPTED"
+    DEFAULT_CANCELLED = "DEFAULT_CANCELLED"
+
+
+@strawberry.type(description="One promise made to a line: the first, and every change.")
+class PromiseChange:
+    earliest: date | None
+    latest: date | None
+    confidence: EstimateConfidence
+    cause: str = strawberry.field(
+        description="PLACED, RECEIPT, SUPPLY_SLIPPED, SUPPLY_PULLED_IN, SUPPLY_ADDED, "
+        "SUPPLY_CANCELLED, PAUSE, RESUME, CANCELLATION, RELEASE, STOCK_CHANGE, DISPATCH, ..."
+    )
+    delayed_days: int = strawberry.field(description="Days later than the promise before.")
+    reason: str | None
+    at: datetime
+
+
 @strawberry.type
 class OrderLine:
     id: strawberry.ID
@@ -141,6 +171,16 @@ class OrderLine:
     shipment_group: int
     unit_price: Money
     queued_at: datetime | None
+    allocated_quantity: int = strawberry.field(
+        description="Units ring-fenced for this line so far (partial allocation is visible)."
+    )
+    paused: bool = strawberry.field(
+        description="Skipped by allocation but keeps its place in the queue."
+    )
+    delay_consent: DelayConsent | None
+    consent_due_at: datetime | None
+    shipped_at: datetime | None
+    delivered_on: date | None
     _db_id: strawberry.Private[int]
     _order_id: strawberry.Private[Any]
     _currency: strawberry.Private[str]
@@ -151,6 +191,60 @@ class OrderLine:
         entries = await info.context.loaders.payments_by_order.load(self._order_id)
         mine = [e for e in entries if e["line_id"] == self._db_id]
         return _summary(mine, self._currency, line_due(self._row, entries))
+
+    @strawberry.field(
+        description="The current promise: when this line should arrive (null for lines "
+        "that are not waiting: READY lines ship now, see the order's shipment groups)."
+    )
+    async def delivery_estimate(self, info: Info[Context, Any]) -> DeliveryEstimate | None:
+        row = self._row
+        if row["state"] == "READY" or row["status"] not in ("WAITING", "ALLOCATED"):
+            return None
+        if row["promised_at"] is not None:
+            history = await info.context.loaders.promises_by_line.load(self._db_id)
+            reason = history[-1]["reason"] if history else None
+            return DeliveryEstimate(
+                earliest=row["promised_earliest"],
+                latest=row["promised_latest"],
+                reason=reason,
+                confidence=EstimateConfidence(row["promise_confidence"]),
+            )
+        record = await info.context.loaders.record_by_sku.load(row["sku"])
+        if record is None:
+            return None
+        reference = await info.context.loaders.reference()
+        region = reference.regions.get(row["region"] or "") or reference.regions.get("")
+        est = live_estimate(
+            record,
+            int(row["units_ahead"] or 0),
+            int(row["quantity"] - row["allocated"]) if row["status"] == "WAITING" else 0,
+            PromiseRegion(region.code, region.transit_min_days, region.transit_max_days)
+            if region
+            else None,
+            info.context.services,
+        )
+        return DeliveryEstimate(
+            earliest=est.earliest,
+            latest=est.latest,
+            reason=est.reason,
+            confidence=EstimateConfidence(est.confidence.value),
+        )
+
+    @strawberry.field(description="The first promise and every change since, with its cause.")
+    async def promise_history(self, info: Info[Context, Any]) -> list[PromiseChange]:
+        rows = await info.context.loaders.promises_by_line.load(self._db_id)
+        return [
+            PromiseChange(
+                earliest=r["earliest"],
+                latest=r["latest"],
+                confidence=EstimateConfidence(r["confidence"]),
+                cause=r["cause"],
+                delayed_days=r["delayed_days"],
+                reason=r["reason"],
+                at=r["created_at"],
+            )
+            for r in rows
+        ]
 
     @classmethod
     def from_row(cls, row: Any, currency: str) -> OrderLine:
@@ -170,6 +264,12 @@ class OrderLine:
             shipment_group=row["shipment_group"],
             unit_price=Money(amount_minor=Long(row["unit_price_minor"]), currency=currency),
             queued_at=row["queued_at"],
+            allocated_quantity=row["allocated"],
+            paused=row["paused_at"] is not None,
+            delay_consent=DelayConsent(row["delay_consent"]) if row["delay_consent"] else None,
+            consent_due_at=row["consent_due_at"],
+            shipped_at=row["shipped_at"],
+            delivered_on=row["delivered_on"],
             _db_id=row["id"],
             _order_id=row["order_id"],
             _currency=currency,

@@ -391,11 +391,11 @@ async def test_an_unreleased_preorder_renders_its_message_and_ships_from_the_rel
         "released": False,
         "channel": None,
         "region": "EU",
-        # release date + 1 handling day + EU transit 2-4 days
+        # no supply booked yet: release date + 1 handling day + EU transit 2-4 days
         "deliveryEstimate": {
             "earliest": days(3, LAUNCH),
             "latest": days(5, LAUNCH),
-            "reason": None,
+            "reason": "No supply is booked yet; the window follows the launch date.",
         },
         "paymentTerms": {"kind": "DEPOSIT", "depositPercent": 20.0, "depositAmountMinor": None},
         "split": [{"state": "PRE_ORDER", "quantity": 2}],

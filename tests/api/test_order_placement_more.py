@@ -1380,11 +1380,17 @@ async def test_stock_before_the_launch_date_is_sold_as_preorder_and_as_ready_fro
         ("PRE_ORDER", "PRE_ORDER")
     ]
     server.clock.advance(days=1)
+    # Launch day: nothing is sold as READY until the release job has served the pre-orders.
+    released = await server.gql(
+        "mutation { runScheduledJob(job: RELEASE_PREORDERS) { ran result } }",
+        key=await server.key_with("ops"),
+    )
+    assert released.data["runScheduledJob"] == {"ran": True, "result": ["PM-LAUNCH"]}
     on_the_day = await placed(server, [{"sku": "PM-LAUNCH", "quantity": 2}])
     assert [(ln["state"], ln["reservedPool"]) for ln in on_the_day["lines"]] == [("READY", "READY")]
     assert on_the_day["tags"] == []
     c = await committed(server, "PM-LAUNCH")
-    assert (c["PRE_ORDER"], c["READY"]) == (1, 2)
+    assert (c["PRE_ORDER"], c["READY"], c["RESERVED"]) == (1, 2, 1)
 
 
 async def test_safety_stock_is_never_sold_as_ready(server: LiveServer) -> None:
@@ -1524,7 +1530,7 @@ async def test_ledgers_agree_with_the_lines_after_everything_above(server: LiveS
             SELECT sum(l.quantity) FROM order_lines l
             WHERE l.product_id = ip.product_id AND l.pool_kind = ip.kind
               AND l.pool_channel IS NOT DISTINCT FROM ip.channel_code
-              AND l.status IN ('RESERVED', 'WAITING')), 0) AS open
+              AND l.status IN ('RESERVED', 'WAITING', 'ALLOCATED')), 0) AS open
         FROM inventory_pools ip JOIN products p ON p.id = ip.product_id
         WHERE ip.kind <> 'RESERVED'
         """

@@ -1,0 +1,122 @@
+"""Scheduled jobs, safe with several replicas.
+
+Each run of a job holds a PostgreSQL advisory lock named after it on one connection, so one
+replica at a time runs a given job (the others skip that round); inside, the jobs pick rows
+with ``SKIP LOCKED`` as well. Each run is recorded in ``scheduler_runs``.
+
+Jobs: ``RELEASE_PREORDERS`` (launch day, store time zone), ``PROMISE_NEW_LINES`` (first
+promise of lines placed since the last run), ``EXPIRE_DELAY_CONSENTS`` (unanswered delays
+follow the store policy) and ``RENEW_AUTHORIZATIONS`` (authorizations that would expire
+before the goods ship).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import zlib
+from collections.abc import Awaitable, Callable
+from enum import StrEnum
+from typing import Any
+
+import orjson
+
+from app.services import promises, queue
+from app.services.container import Services
+from app.services.orders import renew_authorizations
+from app.services.results import SYSTEM, Actor
+from app.storage.allocation import lock_pools
+
+log = logging.getLogger(__name__)
+
+
+class Job(StrEnum):
+    RELEASE_PREORDERS = "RELEASE_PREORDERS"
+    PROMISE_NEW_LINES = "PROMISE_NEW_LINES"
+    EXPIRE_DELAY_CONSENTS = "EXPIRE_DELAY_CONSENTS"
+    RENEW_AUTHORIZATIONS = "RENEW_AUTHORIZATIONS"
+
+
+UNPROMISED_SQL = """
+SELECT DISTINCT l.product_id FROM order_lines l
+WHERE l.promised_at IS NULL AND l.status IN ('WAITING', 'ALLOCATED') AND l.state <> 'READY'
+LIMIT 500
+"""
+
+
+async def promise_new_lines(services: Services, actor: Actor) -> int:
+    """Record the first promise of every waiting line placed since the last run (placement
+    itself stays short; the line's estimate is computed live until then)."""
+    async with services.raw_uow() as uow:
+        ids = [r["product_id"] for r in await uow.conn.fetch(UNPROMISED_SQL)]
+        if not ids:
+            return 0
+        await lock_pools(uow.conn, ids)
+        result = await promises.recompute(
+            uow.conn, services, ids, "PLACED", actor.name, only_new=True
+        )
+        await uow.commit()
+    return result.lines
+
+
+async def _release(services: Services, actor: Actor) -> Any:
+    return await queue.release_preorders(services, actor)
+
+
+async def _renew(services: Services, actor: Actor) -> Any:
+    result = await renew_authorizations(services, actor)
+    return result.value
+
+
+JOBS: dict[Job, Callable[[Services, Actor], Awaitable[Any]]] = {
+    Job.RELEASE_PREORDERS: _release,
+    Job.PROMISE_NEW_LINES: promise_new_lines,
+    Job.EXPIRE_DELAY_CONSENTS: queue.expire_delay_consents,
+    Job.RENEW_AUTHORIZATIONS: _renew,
+}
+
+
+def _lock_key(job: Job) -> int:
+    return zlib.crc32(f"oms-job:{job.value}".encode())
+
+
+async def run_job(services: Services, job: Job, actor: Actor = SYSTEM) -> tuple[bool, Any]:
+    """Run one job now unless another replica is running it: (ran, result)."""
+    async with services.raw_uow() as lock:
+        got = await lock.conn.fetchval("SELECT pg_try_advisory_lock($1)", _lock_key(job))
+        if not got:
+            return False, None
+        try:
+            await lock.conn.execute(
+                "INSERT INTO scheduler_runs (job, last_started_at) VALUES ($1, now()) "
+                "ON CONFLICT (job) DO UPDATE SET last_started_at = now()",
+                job.value,
+            )
+            await lock.commit()
+            result = await JOBS[job](services, actor)
+            async with services.raw_uow() as record:
+                await record.conn.execute(
+                    "UPDATE scheduler_runs SET last_finished_at = now(), runs = runs + 1, "
+                    "last_result = $2::jsonb WHERE job = $1",
+                    job.value,
+                    orjson.dumps({"result": result}).decode(),
+                )
+                await record.commit()
+        finally:
+            await lock.conn.execute("SELECT pg_advisory_unlock($1)", _lock_key(job))
+    return True, result
+
+
+async def run_forever(services: Services, interval: float) -> None:
+    """The in-process scheduler loop of one replica; errors are logged, never fatal."""
+    while True:
+        for job in Job:
+            try:
+                ran, result = await run_job(services, job)
+                if ran and result:
+                    log.info("scheduled job ran", extra={"job": job.value, "result": result})
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("scheduled job failed", extra={"job": job.value})
+        await asyncio.sleep(interval)
