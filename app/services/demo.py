@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import text
 
@@ -12,6 +12,13 @@ from app.services.container import Services
 from app.services.inventory import BackorderInput, PaymentInput, PreorderInput, ProductInput
 from app.services.orders import LineInput, PlaceOrderInput, place_order
 from app.services.results import SYSTEM
+from app.services.scheduler import promise_new_lines
+from app.services.supply import (
+    ProductionRunInput,
+    PurchaseOrderInput,
+    create_purchase_order,
+    schedule_production_run,
+)
 from app.settings import Settings
 from app.storage.database import create_engine
 from app.storage.readpool import create_read_pool
@@ -171,7 +178,80 @@ async def load_demo_data(services: Services) -> dict[str, int]:
         # two left, both kept back as safety stock: nothing can be sold
         await stock("POSTER-ED1", "main", 2)
     orders_placed = await _demo_orders(services)
-    return {"products_created": created, "orders_placed": orders_placed}
+    supply_created = await _demo_supply(services)
+    # the waiting demo lines get their first promise now rather than at the first job run
+    await promise_new_lines(services, SYSTEM)
+    return {
+        "products_created": created,
+        "orders_placed": orders_placed,
+        "supply_created": supply_created,
+    }
+
+
+def _demo_purchase_orders(today: date) -> list[PurchaseOrderInput]:
+    return [
+        PurchaseOrderInput(
+            "AURORA-HP",
+            300,
+            "main",
+            "SHENZHEN-AUDIO",
+            "Shenzhen Audio Ltd",
+            60,
+            today + timedelta(days=40),
+            "DEMO-PO-AURORA-1",
+        ),
+        PurchaseOrderInput(
+            "TRAIL-42",
+            50,
+            "main",
+            "TRAILCO",
+            "TrailCo Footwear",
+            21,
+            today + timedelta(days=14),
+            "DEMO-PO-TRAIL-1",
+        ),
+        PurchaseOrderInput(
+            "DESK-LAMP",
+            20,
+            "main",
+            "BRASSWORKS",
+            "Brassworks",
+            30,
+            today + timedelta(days=21),
+            "DEMO-PO-LAMP-1",
+        ),
+        PurchaseOrderInput(
+            "MUG-WHT",
+            60,
+            "main",
+            "POTTERY-CO",
+            "The Pottery Co",
+            10,
+            today + timedelta(days=7),
+            "DEMO-PO-MUG-1",
+        ),
+    ]
+
+
+async def _demo_supply(services: Services) -> int:
+    """Open purchase orders and a production run, so waiting lines have dated promises.
+    Created once, by reference."""
+    today = services.today()
+    created = 0
+
+    async def exists(reference: str) -> bool:
+        async with services.read_pool.acquire() as conn:
+            return bool(await conn.fetchval("SELECT 1 FROM supply WHERE reference = $1", reference))
+
+    for po in _demo_purchase_orders(today):
+        if po.reference and not await exists(po.reference):
+            created += 1 if (await create_purchase_order(services, SYSTEM, po)).ok else 0
+    run = ProductionRunInput(
+        "NEBULA-LTD", today + timedelta(days=10), 10, 10, "main", "DEMO-RUN-NEBULA-1"
+    )
+    if not await exists("DEMO-RUN-NEBULA-1"):
+        created += 1 if (await schedule_production_run(services, SYSTEM, run)).ok else 0
+    return created
 
 
 DEMO_ORDERS = [

@@ -75,8 +75,9 @@ GROUP BY su.product_id
 WRITE_SQL = """
 WITH x AS (
     SELECT * FROM unnest($1::bigint[], $2::date[], $3::date[], $4::text[], $5::bigint[],
-                         $6::text[], $7::int[], $8::text[])
-         AS x(line_id, earliest, latest, confidence, supply_id, reason, delayed_days, consent)
+                         $6::text[], $7::int[], $8::text[], $9::text[])
+         AS x(line_id, earliest, latest, confidence, supply_id, reason, delayed_days, consent,
+              cause)
 ), upd AS (
     UPDATE order_lines l
     SET promised_earliest = x.earliest, promised_latest = x.latest,
@@ -88,7 +89,7 @@ WITH x AS (
 )
 INSERT INTO line_promises (line_id, earliest, latest, confidence, supply_id, reason, cause,
                            delayed_days)
-SELECT line_id, earliest, latest, confidence, supply_id, reason, $9, delayed_days FROM x
+SELECT line_id, earliest, latest, confidence, supply_id, reason, cause, delayed_days FROM x
 """
 
 
@@ -220,7 +221,8 @@ async def recompute(
         [w[1].reason for w in writes],
         [w[2] for w in writes],
         [w[3] for w in writes],
-        cause,
+        # a line's first promise is always caused by its placement
+        [cause if w[0]["promised_at"] is not None else "PLACED" for w in writes],
         now,
         due,
     )

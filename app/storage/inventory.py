@@ -144,6 +144,7 @@ def record_from_row(row: Mapping[str, Any]) -> SkuRecord:
     back = by_kind.get(PoolKind.BACKORDER)
     reserved = by_kind.get(PoolKind.RESERVED)
     released_at = row["released_at"]
+    supply = supply_sources(row["supply"])
     snapshot = SkuSnapshot(
         sku=row["sku"],
         release_date=row["release_date"],
@@ -170,6 +171,7 @@ def record_from_row(row: Mapping[str, Any]) -> SkuRecord:
             message_template=row["backorder_message"],
             payment=PaymentTerms(row["backorder_payment"]),
         ),
+        incoming=sum(source.quantity for source in supply),
         # Pre-orders are waiting and the release job has not served them yet.
         launch_pending=released_at is None and pre is not None and pre.committed > 0,
     )
@@ -184,7 +186,7 @@ def record_from_row(row: Mapping[str, Any]) -> SkuRecord:
         pools=pools,
         price_minor=row["price_minor"],
         currency=row["currency"],
-        supply=supply_sources(row["supply"]),
+        supply=supply,
         allocation_policy=row["allocation_policy"],
     )
 

@@ -38,9 +38,35 @@ async def test_loading_the_demo_data_again_adds_no_rows(server: LiveServer) -> N
         "orders",
         "order_lines",
         "payment_entries",
+        "supply",
+        "line_promises",
     )
     before = {t: (await server.sql(f"SELECT count(*) AS n FROM {t}"))[0]["n"] for t in tables}
     counts = await load_demo_data(server.services)
     after = {t: (await server.sql(f"SELECT count(*) AS n FROM {t}"))[0]["n"] for t in tables}
-    assert counts == {"products_created": 0, "orders_placed": 0}
+    assert counts == {"products_created": 0, "orders_placed": 0, "supply_created": 0}
     assert after == before
+
+
+async def test_the_demo_waiting_lines_have_dated_promises_from_demo_supply(
+    server: LiveServer,
+) -> None:
+    await load_demo_data(server.services)
+    supply = await server.gql("{ supply(first: 20) { nodes { sku kind status } } }")
+    kinds = {(n["sku"], n["kind"]) for n in supply.data["supply"]["nodes"]}
+    assert ("TRAIL-42", "PURCHASE_ORDER") in kinds
+    assert ("NEBULA-LTD", "PRODUCTION_RUN") in kinds
+    orders = await server.gql(
+        "{ orders(first: 50) { nodes { lines { sku state deliveryEstimate { earliest latest }"
+        " promiseHistory { cause } } } } }"
+    )
+    waiting = [
+        line
+        for order in orders.data["orders"]["nodes"]
+        for line in order["lines"]
+        if line["state"] != "READY"
+    ]
+    assert waiting
+    for line in waiting:
+        assert line["deliveryEstimate"]["earliest"] is not None, line
+        assert [p["cause"] for p in line["promiseHistory"]][:1] == ["PLACED"], line
