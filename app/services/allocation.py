@@ -50,13 +50,24 @@ async def settle(
     return Settled(allocated, result.lines, result.delayed)
 
 
+async def _driver(session: AsyncSession) -> asyncpg.Connection:
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    conn: asyncpg.Connection = raw.driver_connection
+    return conn
+
+
+async def lock_pools_in_session(session: AsyncSession, product_id: uuid.UUID) -> None:
+    """Take the SKU's pool rows before touching stock rows: dispatch locks pools, then stock
+    levels, so every writer of both must take them in that order."""
+    await lock_pools(await _driver(session), [product_id])
+
+
 async def settle_in_session(
     session: AsyncSession, services: Services, product_id: uuid.UUID, cause: str, actor: str
 ) -> Settled:
     """``settle`` for a use case written on a SQLAlchemy session (same transaction): stock
     that grew goes to the waiting lines before it re-opens for sale."""
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    conn: asyncpg.Connection = raw.driver_connection
+    conn = await _driver(session)
     await lock_pools(conn, [product_id])
     return await settle(conn, services, [product_id], cause, actor)

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.availability import PaymentTerms, PoolKind
-from app.services.allocation import settle_in_session
+from app.services.allocation import lock_pools_in_session, settle_in_session
 from app.services.container import Services
 from app.services.results import Actor, CatalogErrorCode, Result, ServiceError
 from app.storage import inventory as store
@@ -384,6 +384,7 @@ async def change_stock(
         product = await store.lock_product(uow.session, sku)
         if product is None:
             return _not_found(sku, "input", "sku")
+        await lock_pools_in_session(uow.session, product.id)
         known = await uow.session.execute(
             text("SELECT 1 FROM locations WHERE code = :code"), {"code": location}
         )
