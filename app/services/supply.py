@@ -114,8 +114,10 @@ LEFT JOIN suppliers sp ON sp.code = s.supplier_code
 
 async def _product(conn: asyncpg.Connection, sku: str) -> asyncpg.Record | None:
     row: asyncpg.Record | None = await conn.fetchrow(
-        "SELECT id, sku, release_date, preorder_enabled FROM products WHERE sku = $1 "
-        "FOR NO KEY UPDATE",
+        "SELECT p.id, p.sku, p.release_date, p.preorder_enabled, p.released_at, "
+        "COALESCE((SELECT ip.committed FROM inventory_pools ip WHERE ip.product_id = p.id "
+        "AND ip.kind = 'PRE_ORDER'), 0) AS preorder_committed "
+        "FROM products p WHERE p.sku = $1 FOR NO KEY UPDATE OF p",
         sku,
     )
     return row
@@ -511,8 +513,12 @@ async def receive_goods(services: Services, actor: Actor, data: ReceiptInput) ->
         )
         settled = await settle(conn, services, [product["id"]], "RECEIPT", actor.name, [receipt_id])
         allocated = min(data.quantity, settled.allocated.get(product["id"], 0))
+        # As the snapshot sees it: on the launch day, until the release job has served the
+        # waiting pre-orders, what they do not take is still held (not sold as READY).
         released = (product["release_date"] is None and not product["preorder_enabled"]) or (
-            product["release_date"] is not None and product["release_date"] <= today
+            product["release_date"] is not None
+            and product["release_date"] <= today
+            and (product["released_at"] is not None or product["preorder_committed"] == 0)
         )
         held = 0 if released else data.quantity - allocated
         to_stock = data.quantity - allocated - held

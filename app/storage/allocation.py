@@ -1,11 +1,15 @@
 """FIFO allocation of free stock to waiting lines: set-based SQL, one statement per batch.
 
 Free stock of a SKU is what is on hand and promised to nobody: on hand - safety stock -
-units ring-fenced for waiting lines (``RESERVED``) - units sold as READY - units channels
-sold from their holds. ``ALLOCATE_SQL`` hands it to the SKU's eligible waiting lines in queue
-order (a window function over the queue, never a per-line loop), records an ``allocations``
-row and an order event per line and adds the units to the ``RESERVED`` pool. Eligible: status
-WAITING, not paused, and the SKU released (a pre-order is never served before its launch).
+units ring-fenced for waiting lines (``RESERVED``) - units sold as READY - what channel holds
+set aside (``max(hold, sold from it)``: no channel's waiting line takes units held for
+another, and a hold never ends up promising units that shared READY sales already took),
+except while a launch is pending: then the waiting pre-orders come before any READY sale,
+holds included (the holds shrink to what is left). ``ALLOCATE_SQL`` hands it to the SKU's
+eligible waiting lines in queue order (a window function over the queue, never a per-line
+loop), records an ``allocations`` row and an order event per line and adds the units to the
+``RESERVED`` pool. Eligible: status WAITING, not paused, and the SKU released (a pre-order is
+never served before its launch).
 
 Callers hold the SKU's pool rows (``lock_pools``) for the whole transaction: that is the
 mutex for a SKU's queue, taken in the one global order, so allocation never races a
@@ -37,16 +41,30 @@ async def lock_pools(conn: asyncpg.Connection, product_ids: Sequence[uuid.UUID])
     await conn.execute(LOCK_POOLS_SQL, list(product_ids))
 
 
-FREE_SQL = """
-SELECT p.id AS product_id,
-       GREATEST(0, COALESCE((SELECT SUM(s.on_hand) FROM stock_levels s
-                             WHERE s.product_id = p.id), 0)
-                   - p.safety_stock
-                   - COALESCE((SELECT SUM(ip.committed) FROM inventory_pools ip
-                               WHERE ip.product_id = p.id
-                                 AND ip.kind IN ('RESERVED', 'READY', 'CHANNEL')), 0))::int
-           AS units
-FROM products p WHERE p.id = ANY($1::uuid[])
+FREE_UNITS = """
+GREATEST(0, COALESCE((SELECT SUM(s.on_hand) FROM stock_levels s WHERE s.product_id = p.id), 0)
+            - p.safety_stock
+            - COALESCE((SELECT SUM(CASE WHEN ip.kind <> 'CHANNEL' THEN ip.committed
+                                        WHEN pending.launch THEN ip.committed
+                                        ELSE GREATEST(ip.committed, COALESCE(ip.capacity, 0))
+                                   END)
+                        FROM inventory_pools ip
+                        WHERE ip.product_id = p.id
+                          AND ip.kind IN ('RESERVED', 'READY', 'CHANNEL')), 0))::int
+"""
+
+# The launch date has come (or not) but the release job has not served the pre-orders yet.
+LAUNCH_PENDING = """
+CROSS JOIN LATERAL (
+    SELECT p.released_at IS NULL AND p.release_date IS NOT NULL AND EXISTS (
+        SELECT 1 FROM inventory_pools pre WHERE pre.product_id = p.id
+          AND pre.kind = 'PRE_ORDER' AND pre.committed > 0) AS launch
+) pending
+"""
+
+FREE_SQL = f"""
+SELECT p.id AS product_id, {FREE_UNITS} AS units
+FROM products p {LAUNCH_PENDING} WHERE p.id = ANY($1::uuid[])
 """
 
 
@@ -57,20 +75,13 @@ async def free_units(
     return {r["product_id"]: int(r["units"]) for r in rows}
 
 
-ALLOCATE_SQL = """
+ALLOCATE_SQL = f"""
 WITH target AS (
     SELECT DISTINCT ON (t.product_id) t.product_id, t.receipt_id
     FROM unnest($1::uuid[], $2::bigint[]) AS t(product_id, receipt_id)
 ), free AS (
-    SELECT p.id AS product_id, p.allocation_policy, t.receipt_id,
-           GREATEST(0, COALESCE((SELECT SUM(s.on_hand) FROM stock_levels s
-                                 WHERE s.product_id = p.id), 0)
-                       - p.safety_stock
-                       - COALESCE((SELECT SUM(ip.committed) FROM inventory_pools ip
-                                   WHERE ip.product_id = p.id
-                                     AND ip.kind IN ('RESERVED', 'READY', 'CHANNEL')), 0))::int
-               AS units
-    FROM target t JOIN products p ON p.id = t.product_id
+    SELECT p.id AS product_id, p.allocation_policy, t.receipt_id, {FREE_UNITS} AS units
+    FROM target t JOIN products p ON p.id = t.product_id {LAUNCH_PENDING}
     WHERE p.release_date IS NULL AND NOT p.preorder_enabled OR p.release_date <= $3::date
 ), queue AS (
     SELECT l.id, l.order_id, l.product_id, f.receipt_id, f.units,

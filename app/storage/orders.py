@@ -126,18 +126,29 @@ SELECT l.id, l.order_id, l.product_id, l.line_no, l.sub_no, l.sku, l.quantity, l
        l.shipment_group, l.queued_at, l.allocated, l.paused_at, l.promised_earliest,
        l.promised_latest, l.promise_confidence, l.promised_at, l.delay_consent,
        l.consent_due_at, l.shipped_at, l.delivered_on,
-       (SELECT o.region FROM orders o WHERE o.id = l.order_id) AS region,
+       q.region,
        CASE WHEN l.status = 'WAITING' THEN (
-           SELECT count(*) + 1 FROM order_lines w
+           SELECT count(*) + 1 FROM order_lines w JOIN orders wo ON wo.id = w.order_id
            WHERE w.product_id = l.product_id AND w.status = 'WAITING' AND w.paused_at IS NULL
-             AND w.queue_seq < l.queue_seq
+             AND (CASE WHEN q.priority_first AND 'PRIORITY' = ANY(wo.tags) THEN 0 ELSE 1 END,
+                  w.queue_seq) < (q.rank, l.queue_seq)
        ) END AS queue_position,
        CASE WHEN l.status = 'WAITING' THEN (
-           SELECT COALESCE(sum(w.quantity - w.allocated), 0) FROM order_lines w
+           SELECT COALESCE(sum(w.quantity - w.allocated), 0)
+           FROM order_lines w JOIN orders wo ON wo.id = w.order_id
            WHERE w.product_id = l.product_id AND w.status = 'WAITING' AND w.paused_at IS NULL
-             AND w.queue_seq < l.queue_seq
+             AND (CASE WHEN q.priority_first AND 'PRIORITY' = ANY(wo.tags) THEN 0 ELSE 1 END,
+                  w.queue_seq) < (q.rank, l.queue_seq)
        ) END AS units_ahead
 FROM order_lines l
+-- The queue order allocation uses: PRIORITY-tagged orders first when the SKU's policy is
+-- PRIORITY_FIRST, then FIFO (``app.storage.allocation.ALLOCATE_SQL``).
+CROSS JOIN LATERAL (
+    SELECT o.region, p.allocation_policy = 'PRIORITY_FIRST' AS priority_first,
+           CASE WHEN p.allocation_policy = 'PRIORITY_FIRST' AND 'PRIORITY' = ANY(o.tags)
+                THEN 0 ELSE 1 END AS rank
+    FROM orders o, products p WHERE o.id = l.order_id AND p.id = l.product_id
+) q
 WHERE l.order_id = ANY($1::uuid[])
 ORDER BY l.order_id, l.line_no, l.sub_no
 """
