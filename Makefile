@@ -41,7 +41,11 @@ schema: $(STAMP)
 	$(BIN)/python -m app export-schema
 
 bench: $(STAMP)
-	@for script in benchmarks/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in benchmarks/*.py; do \
+		name=$$(basename $$script .py); \
+		case $$name in __init__|harness) continue;; esac; \
+		echo "== $$script"; $(BIN)/python -m benchmarks.$$name || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache
