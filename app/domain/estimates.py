@@ -385,9 +385,15 @@ def estimate_queue(
     exhausted = False
     position = 0  # the bucket that served the previous line
     estimates: list[Estimate] = []
+    # Estimates are immutable and depend only on (day, source): lines served by the same
+    # bucket share one object (a SKU's queue of thousands maps to a few supply dates).
+    dated: dict[tuple[date, int], Estimate] = {}
     for line in lines:
         if line.quantity == 0:
-            estimates.append(_dated(today, None, today, handling, release_date))
+            key = (today, -1)
+            if key not in dated:
+                dated[key] = _dated(today, None, today, handling, release_date)
+            estimates.append(dated[key])
             continue
         target = line.units_ahead + line.quantity
         while total < target and not exhausted:
@@ -406,11 +412,16 @@ def estimate_queue(
         while cumulative[position] < target:
             position += 1
         covering = consumed[position]
-        source = sources[covering.source_index]
-        on_hand = source.kind is SupplyKind.ON_HAND
-        estimates.append(
-            _dated(covering.day, None if on_hand else source, today, handling, release_date)
-        )
+        key = (covering.day, covering.source_index)
+        estimate = dated.get(key)
+        if estimate is None:
+            source = sources[covering.source_index]
+            on_hand = source.kind is SupplyKind.ON_HAND
+            estimate = _dated(
+                covering.day, None if on_hand else source, today, handling, release_date
+            )
+            dated[key] = estimate
+        estimates.append(estimate)
     return estimates
 
 

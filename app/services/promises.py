@@ -48,9 +48,7 @@ SELECT l.id, l.order_id, o.number, l.product_id, l.sku, l.quantity, l.allocated,
            PARTITION BY l.product_id
            ORDER BY CASE WHEN p.allocation_policy = 'PRIORITY_FIRST'
                           AND 'PRIORITY' = ANY(o.tags) THEN 0 ELSE 1 END, l.queue_seq
-           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)::bigint AS units_ahead,
-       (SELECT lp.latest FROM line_promises lp WHERE lp.line_id = l.id
-        ORDER BY lp.id LIMIT 1) AS first_latest
+           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)::bigint AS units_ahead
 FROM order_lines l
 JOIN orders o ON o.id = l.order_id
 JOIN products p ON p.id = l.product_id
@@ -70,6 +68,11 @@ SELECT su.product_id,
 FROM supply su LEFT JOIN suppliers sp ON sp.code = su.supplier_code
 WHERE su.product_id = ANY($1::uuid[]) AND su.status = 'OPEN'
 GROUP BY su.product_id
+"""
+
+FIRST_PROMISES_SQL = """
+SELECT DISTINCT ON (line_id) line_id, latest FROM line_promises
+WHERE line_id = ANY($1::bigint[]) ORDER BY line_id, id
 """
 
 WRITE_SQL = """
@@ -196,20 +199,29 @@ async def recompute(
                 ):
                     continue
                 delayed_days = _delay(row["promised_latest"], est.latest, row["promised_at"])
-                consent: str | None = None
-                first = row["first_latest"]
-                if (
-                    delayed_days > 0
-                    and row["delay_consent"] is None
-                    and first is not None
-                    and (est.latest is None or (est.latest - first).days > threshold)
-                ):
-                    consent = "REQUESTED"
-                writes.append((row, est, delayed_days, consent))
-                if delayed_days > 0:
-                    delayed_events.append((row, est, delayed_days, consent is not None))
+                writes.append((row, est, delayed_days, None))
     if not writes:
         return Repromised(0, 0)
+    # Consent is asked when a delay ends more than the threshold after the FIRST promise:
+    # first promises are read only for the lines that slipped now.
+    slipped = [w[0]["id"] for w in writes if w[2] > 0 and w[0]["delay_consent"] is None]
+    first_latest: dict[int, date | None] = {}
+    if slipped:
+        for r in await conn.fetch(FIRST_PROMISES_SQL, slipped):
+            first_latest[r["line_id"]] = r["latest"]
+    for i, (row, est, delayed_days, _none) in enumerate(writes):
+        if delayed_days <= 0:
+            continue
+        first = first_latest.get(row["id"])
+        consent: str | None = None
+        if (
+            row["delay_consent"] is None
+            and first is not None
+            and (est.latest is None or (est.latest - first).days > threshold)
+        ):
+            consent = "REQUESTED"
+            writes[i] = (row, est, delayed_days, consent)
+        delayed_events.append((row, est, delayed_days, consent is not None))
     due = now + timedelta(days=services.settings.delay_consent_wait_days)
     await conn.execute(
         WRITE_SQL,

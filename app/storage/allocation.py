@@ -79,7 +79,7 @@ ALLOCATE_SQL = f"""
 WITH target AS (
     SELECT DISTINCT ON (t.product_id) t.product_id, t.receipt_id
     FROM unnest($1::uuid[], $2::bigint[]) AS t(product_id, receipt_id)
-), free AS (
+), free AS MATERIALIZED (
     SELECT p.id AS product_id, p.allocation_policy, t.receipt_id, {FREE_UNITS} AS units
     FROM target t JOIN products p ON p.id = t.product_id {LAUNCH_PENDING}
     WHERE p.release_date IS NULL AND NOT p.preorder_enabled OR p.release_date <= $3::date
@@ -88,13 +88,15 @@ WITH target AS (
            l.quantity - l.allocated AS need,
            SUM(l.quantity - l.allocated) OVER (
                PARTITION BY l.product_id
-               ORDER BY CASE WHEN f.allocation_policy = 'PRIORITY_FIRST'
-                              AND 'PRIORITY' = ANY(o.tags) THEN 0 ELSE 1 END,
+               -- the order's tags are read only for SKUs whose policy needs them
+               ORDER BY CASE WHEN f.allocation_policy = 'PRIORITY_FIRST' AND EXISTS (
+                                  SELECT 1 FROM orders o
+                                  WHERE o.id = l.order_id AND 'PRIORITY' = ANY(o.tags))
+                             THEN 0 ELSE 1 END,
                         l.queue_seq
                ROWS UNBOUNDED PRECEDING) AS cum
     FROM free f
     JOIN order_lines l ON l.product_id = f.product_id
-    JOIN orders o ON o.id = l.order_id
     WHERE f.units > 0 AND l.status = 'WAITING' AND l.paused_at IS NULL
 ), pick AS (
     SELECT id, order_id, product_id, receipt_id, LEAST(need, units - (cum - need))::int AS take
