@@ -10,6 +10,7 @@ from a fresh snapshot; after a few tries the line is reported sold out with what
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
@@ -37,7 +38,7 @@ from app.services.payments import GatewayResult, LedgerGateway, PaymentGateway
 from app.services.results import Actor, Result, ServiceError
 from app.storage import orders as store
 from app.storage.allocation import lock_pools, unallocate
-from app.storage.inventory import SkuRecord, fetch_records
+from app.storage.inventory import SkuRecord
 from app.storage.notify import INVENTORY_CHANNEL
 
 
@@ -85,8 +86,27 @@ class PlaceOrderInput:
     ship_together: bool = False
 
     def request_hash(self) -> str:
-        body = asdict(self)
-        body.pop("idempotency_key")
+        """SHA-256 of every field but the key, as sorted JSON. Stored with the key: it must
+        not change across releases (a retry after a deploy would look like another payload);
+        ``tests/api/test_compiled_place_order.py`` pins it to ``dataclasses.asdict``'s form."""
+        body = {
+            "address": self.address,
+            "channel": self.channel,
+            "customer_email": self.customer_email,
+            "customer_name": self.customer_name,
+            "lines": [
+                {
+                    "accept_backorder": line.accept_backorder,
+                    "accept_preorder": line.accept_preorder,
+                    "quantity": line.quantity,
+                    "sku": line.sku,
+                }
+                for line in self.lines
+            ],
+            "postal_code": self.postal_code,
+            "region": self.region,
+            "ship_together": self.ship_together,
+        }
         return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
@@ -97,6 +117,35 @@ class Placed:
     token: str | None  # shown once, at placement; None on an idempotent replay
     replayed: bool
     row: Any = None  # the order row as written, when placed now
+    # The lines as ``store.LINE_SQL`` reads them, when placed now and none waits in a queue
+    # (a queue position is computed when read); lets the answer skip reading them back.
+    lines: tuple[dict[str, Any], ...] | None = None
+
+
+@dataclass(frozen=True)
+class CachedCredential:
+    """An API key authenticated earlier and remembered by the caller (the compiled placeOrder
+    path): placement checks, in its first statement, that the key row is still there,
+    unrevoked, with the same secret, name and scopes (the actor ``auth.authenticate`` would
+    make of it now), and raises ``CredentialChanged`` before anything else otherwise."""
+
+    prefix: str
+    secret_hash: str
+    actor: Actor
+
+    def still_valid(self, row: tuple[str, str, list[str]] | None) -> bool:
+        if row is None:
+            return False
+        name, secret_hash, scopes = row
+        return (
+            hmac.compare_digest(secret_hash, self.secret_hash)
+            and self.actor.name == f"key:{self.prefix}:{name}"
+            and self.actor.scopes == frozenset(scopes)
+        )
+
+
+class CredentialChanged(Exception):
+    """The cached credential no longer holds: nothing was done; authenticate afresh."""
 
 
 class GatewayJournal:
@@ -193,28 +242,40 @@ async def place_order(
     actor: Actor,
     data: PlaceOrderInput,
     gateway: PaymentGateway | None = None,
+    credential: CachedCredential | None = None,
 ) -> Result[Placed]:
+    """Place one order (see the module). ``credential``: ``actor`` comes from a cached
+    authentication, checked inside the transaction (``CachedCredential``)."""
     errors = _validate(data)
     if errors:
+        if credential is not None:  # unchecked: the key must be good before input errors
+            raise CredentialChanged
         return Result(errors=errors)
     gateway = gateway or LedgerGateway()
     scope = f"{actor.name}|{data.channel}"
     request_hash = data.request_hash()
     last_errors: list[ServiceError] = []
+    skus = sorted({line.sku for line in data.lines})
     for _attempt in range(MAX_ATTEMPTS):
         journal = GatewayJournal(gateway)
         try:
-            async with services.raw_uow() as uow:
-                conn = uow.conn
-                existing = await store.claim_key(
+            async with store.PlacementTransaction(_write_pool(services)) as tx:
+                conn = tx.conn
+                claim = await store.claim_key_and_snapshot(
                     conn,
                     scope,
                     data.idempotency_key,
                     request_hash,
                     services.settings.idempotency_hours,
+                    skus,
+                    credential.prefix if credential is not None else None,
                 )
-                if existing is not None:
-                    return _replay(existing, request_hash)
+                if credential is not None and not credential.still_valid(claim.api_key):
+                    raise CredentialChanged
+                if not claim.ours:
+                    if claim.existing is None:  # expired and deleted meanwhile: claim again
+                        raise _LostRace
+                    return _replay(claim.existing, request_hash)
                 channel = await _channel(services, conn, data.channel)
                 if channel is None:
                     return Result.fail(
@@ -227,8 +288,7 @@ async def place_order(
                         "input",
                         "channel",
                     )
-                skus = sorted({line.sku for line in data.lines})
-                records = await fetch_records(conn, skus)
+                records = claim.records
                 unknown = [
                     ServiceError(
                         ("input", "lines", str(i), "sku"),
@@ -251,12 +311,15 @@ async def place_order(
                     await store.complete_idempotency_key(
                         conn, scope, data.idempotency_key, None, [asdict(e) for e in plan_errors]
                     )
-                    await uow.commit()
+                    await tx.commit()
                     return Result(errors=plan_errors)
-                placed = await _write(
-                    uow.conn, services, actor, data, channel, records, plans, journal, scope
+                placed, reservations = await _write(
+                    conn, services, actor, data, channel, records, plans, journal, scope
                 )
-                await uow.commit()
+                # The contended part, last: conditional updates in one fixed order, then
+                # COMMIT, in one message.
+                if not await tx.reserve_and_commit(reservations):
+                    raise _LostRace
                 return Result(placed)
         except (_LostRace, DeadlockDetectedError, SerializationError):
             await journal.compensate()
@@ -271,6 +334,12 @@ async def place_order(
         ServiceError(("input", "lines"), "SOLD_OUT", "Stock changed while placing; try again.")
     ]
     return Result(errors=last_errors)
+
+
+def _write_pool(services: Services) -> Any:
+    """The pool ``raw_uow`` draws from: placement runs its own transaction on it, because
+    its COMMIT travels with the last pool update (``store.PlacementTransaction``)."""
+    return services.raw_uow()._pool
 
 
 async def _channel(services: Services, conn: Any, code: str) -> Any:
@@ -365,7 +434,10 @@ async def _write(
     plans: list[LinePlan],
     gateway: PaymentGateway,
     scope: str,
-) -> Placed:
+) -> tuple[Placed, list[tuple[int, int]]]:
+    """Everything but the reservation: the order, its lines, payments, events, NOTIFYs.
+    Returns the placed order and the pool updates ``(pool_id, quantity)`` to make last, in
+    the fixed lock order (SKU, then CHANNEL, READY, PRE_ORDER, BACKORDER)."""
     now = services.now()
     states_used = sorted(
         {a.state for p in plans for a in p.allocations}, key=lambda s: GROUP_OF_STATE[s]
@@ -461,7 +533,6 @@ async def _write(
         trust_customer=actor.has_scope("ops")
         or any(s.startswith("channel:") for s in actor.scopes),
     )
-    # The contended part, last: atomic conditional updates in one fixed order, then COMMIT.
     updates: dict[int, int] = {}
     order_key: dict[int, tuple[str, int]] = {}
     for line in lines:
@@ -470,10 +541,35 @@ async def _write(
         pool_id = _pool_id(record, kind, line.pool_channel)
         updates[pool_id] = updates.get(pool_id, 0) + line.quantity
         order_key[pool_id] = (line.sku, POOL_LOCK_ORDER[kind])
-    for pool_id in sorted(updates, key=lambda pid: order_key[pid]):
-        if not await store.reserve(conn, pool_id, updates[pool_id]):
-            raise _LostRace
-    return Placed(order["id"], order["number"], token, replayed=False, row=order)
+    reservations = [
+        (pool_id, updates[pool_id]) for pool_id in sorted(updates, key=lambda pid: order_key[pid])
+    ]
+    line_rows = None
+    if all(line.status == "RESERVED" for line in lines):
+        ordered = sorted(lines, key=lambda x: (x.line_no, x.sub_no))
+        line_rows = tuple(
+            {
+                "id": line_id,
+                "order_id": order["id"],
+                "line_no": x.line_no,
+                "sub_no": x.sub_no,
+                "sku": x.sku,
+                "quantity": x.quantity,
+                "state": x.state,
+                "status": x.status,
+                "pool_kind": x.pool_kind,
+                "pool_channel": x.pool_channel,
+                "unit_price_minor": x.unit_price_minor,
+                "payment_terms": x.payment_terms,
+                "shipment_group": x.shipment_group,
+                "queued_at": None,
+                "queue_position": None,
+                "units_ahead": None,
+            }
+            for line_id, x in zip(order["line_ids"], ordered, strict=True)
+        )
+    placed = Placed(order["id"], order["number"], token, replayed=False, row=order, lines=line_rows)
+    return placed, reservations
 
 
 class PaymentDeclined(Exception):

@@ -12,6 +12,8 @@ from typing import Any
 import asyncpg
 import orjson
 
+from app.storage.inventory import SNAPSHOT_SQL, SkuRecord, record_from_row
+
 RESERVE_SQL = """
 UPDATE inventory_pools SET committed = committed + $2, updated_at = now()
 WHERE id = $1 AND (capacity IS NULL OR committed + $2 <= capacity)
@@ -201,6 +203,25 @@ ON CONFLICT (scope, key) DO UPDATE
 RETURNING 1
 """
 
+# The claim and the SKU snapshots in one statement (one round trip). A concurrent request
+# with the same key still waits on the key row until the first commits or rolls back; the
+# snapshot is then as old as the wait, which only matters to the plan: the conditional pool
+# updates at the end check capacity again on the current rows.
+# $6, when not null, is the prefix of an API key the caller authenticated with earlier (a
+# cached authentication): its row as it is now comes back too, so that it can be checked.
+CLAIM_SNAPSHOT_SQL = f"""
+WITH claim AS ({CLAIM_SQL}), mine AS (SELECT count(*) AS claimed FROM claim)
+SELECT mine.claimed, k.name AS key_name, k.secret_hash AS key_secret_hash,
+       k.scopes AS key_scopes, s.*
+FROM mine
+LEFT JOIN api_keys k ON k.prefix = $6 AND k.revoked_at IS NULL
+LEFT JOIN ({SNAPSHOT_SQL.replace(":skus", "$5")}) AS s ON TRUE
+"""
+
+EXISTING_KEY_SQL = (
+    "SELECT request_hash, order_id, response FROM idempotency_keys WHERE scope = $1 AND key = $2"
+)
+
 
 async def claim_key(
     conn: asyncpg.Connection, scope: str, key: str, request_hash: str, hours: float
@@ -210,13 +231,108 @@ async def claim_key(
     until the first one commits or rolls back: never two orders."""
     if await conn.fetchval(CLAIM_SQL, scope, key, request_hash, hours * 3600):
         return None
-    row: asyncpg.Record | None = await conn.fetchrow(
-        "SELECT request_hash, order_id, response FROM idempotency_keys "
-        "WHERE scope = $1 AND key = $2",
-        scope,
-        key,
-    )
+    row: asyncpg.Record | None = await conn.fetchrow(EXISTING_KEY_SQL, scope, key)
     return row
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of ``claim_key_and_snapshot``: either the key is ours and ``records`` hold
+    the snapshots of the known SKUs, or ``existing`` is the row that holds the key (None when
+    it vanished meanwhile, e.g. expired and deleted: try again)."""
+
+    ours: bool
+    existing: asyncpg.Record | None
+    records: dict[str, SkuRecord]
+    # The unrevoked API key row (name, secret_hash, scopes) of ``api_key_prefix``, if any.
+    api_key: tuple[str, str, list[str]] | None = None
+
+
+async def claim_key_and_snapshot(
+    conn: asyncpg.Connection,
+    scope: str,
+    key: str,
+    request_hash: str,
+    hours: float,
+    skus: Sequence[str],
+    api_key_prefix: str | None = None,
+) -> Claim:
+    """``claim_key`` and ``fetch_records`` (and the caller's API key row) in one round trip
+    when the key is ours."""
+    rows = await conn.fetch(
+        CLAIM_SNAPSHOT_SQL, scope, key, request_hash, hours * 3600, list(skus), api_key_prefix
+    )
+    first = rows[0]
+    api_key = None
+    if first["key_name"] is not None:
+        api_key = (first["key_name"], first["key_secret_hash"], list(first["key_scopes"]))
+    if first["claimed"]:
+        records = {row["sku"]: record_from_row(row) for row in rows if row["sku"] is not None}
+        return Claim(True, None, records, api_key)
+    return Claim(False, await conn.fetchrow(EXISTING_KEY_SQL, scope, key), {}, api_key)
+
+
+# One conditional pool update that fails the transaction when the pool has less than asked
+# (division by zero on an empty RETURNING), so that the updates and COMMIT can travel in one
+# simple-query message: a lost race aborts before COMMIT is reached. Integers only.
+_RESERVE_OR_FAIL = """
+WITH r AS (
+    UPDATE inventory_pools SET committed = committed + {quantity:d}, updated_at = now()
+    WHERE id = {pool_id:d} AND (capacity IS NULL OR committed + {quantity:d} <= capacity)
+    RETURNING 1
+)
+SELECT 1 / (SELECT count(*)::int FROM r)
+"""
+
+
+class PlacementTransaction:
+    """One placement attempt on a pooled connection: BEGIN, the work, and then the contended
+    pool updates and COMMIT in a single message (``reserve_and_commit``), so a hot pool row is
+    locked for one round trip of the server's own, never while our event loop is busy with
+    other requests. Rolled back when left without committing, like ``RawUnitOfWork``."""
+
+    conn: asyncpg.Connection
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+        self._open = False
+
+    async def __aenter__(self) -> PlacementTransaction:
+        self.conn = await self._pool.acquire()
+        try:
+            await self.conn.execute("BEGIN")
+        except BaseException:
+            await self._pool.release(self.conn)
+            raise
+        self._open = True
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            if self._open:
+                self._open = False
+                await self.conn.execute("ROLLBACK")
+        finally:
+            await self._pool.release(self.conn)
+
+    async def commit(self) -> None:
+        await self.conn.execute("COMMIT")
+        self._open = False
+
+    async def reserve_and_commit(self, updates: Sequence[tuple[int, int]]) -> bool:
+        """Conditional updates ``(pool_id, quantity)`` in the given (lock) order, then COMMIT.
+        False, with nothing committed, when a pool had less than asked (the caller re-plans);
+        the transaction is then left failed and rolled back on exit."""
+        statements = [
+            _RESERVE_OR_FAIL.format(pool_id=int(pool_id), quantity=int(quantity))
+            for pool_id, quantity in updates
+        ]
+        try:
+            await self.conn.execute(";".join([*statements, "COMMIT"]))
+        except asyncpg.DivisionByZeroError:
+            return False
+        self._open = False
+        return True
 
 
 @dataclass(frozen=True)
@@ -290,7 +406,9 @@ WITH cust AS (
 ), wake AS (
     SELECT pg_notify($39, s) FROM unnest($40::text[]) AS s
 )
-SELECT o.*, (SELECT count(*) FROM wake) AS notified FROM o
+SELECT o.*, (SELECT count(*) FROM wake) AS notified,
+       ARRAY(SELECT id FROM l ORDER BY line_no, sub_no) AS line_ids
+FROM o
 """
 
 
@@ -319,7 +437,8 @@ async def insert_bundle(
     trust_customer: bool,
 ) -> asyncpg.Record:
     """Customer, order, lines, payment entries, events, the key's order and the NOTIFYs:
-    one statement, one round trip."""
+    one statement, one round trip. The row is the order's (``ORDER_COLUMNS``) plus
+    ``line_ids``: the new lines' ids by line and sub-line number."""
     row: asyncpg.Record | None = await conn.fetchrow(
         BUNDLE_SQL,
         channel,

@@ -20,7 +20,7 @@ from app.services.container import Services
 from app.web.documents import DocumentStore
 from app.web.response_cache import ResponseCache, is_public_read
 from graphql_schema.context import Context
-from graphql_schema.fast_path import CompiledOperation
+from graphql_schema.fast_path import CompiledOperation, CompiledPlaceOrder, Handoff
 
 AUTH_HEADERS = (b"authorization", b"x-api-key")
 
@@ -36,7 +36,7 @@ class OMSGraphQL(GraphQL[Context, None]):
         services_ref: Callable[[], Services],
         documents: DocumentStore,
         response_cache: ResponseCache,
-        compiled: dict[str, CompiledOperation],
+        compiled: dict[str, CompiledOperation | CompiledPlaceOrder],
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -88,6 +88,7 @@ class OMSGraphQL(GraphQL[Context, None]):
             return await super().run(request, context, root_value)
 
         query = data.get("query")
+        rewrite_body = False  # the executor reads the body again: with the looked-up text
         persisted = (data.get("extensions") or {}).get("persistedQuery")
         if isinstance(persisted, dict) and isinstance(persisted.get("sha256Hash"), str):
             digest = persisted["sha256Hash"]
@@ -99,7 +100,7 @@ class OMSGraphQL(GraphQL[Context, None]):
                 if query is None:
                     return _error("PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND")
                 data["query"] = query
-                request._body = orjson.dumps(data)
+                rewrite_body = True
 
         key: bytes | None = None
         operation_name = data.get("operationName")
@@ -122,6 +123,7 @@ class OMSGraphQL(GraphQL[Context, None]):
                 )
             PDP_CACHE.labels("miss").inc()
 
+        handoff: Handoff | None = None
         compiled = self.compiled.get(query) if isinstance(query, str) else None
         if compiled is not None and (operation_name in (None, compiled.name)):
             started = time.perf_counter()
@@ -130,18 +132,28 @@ class OMSGraphQL(GraphQL[Context, None]):
                 await self.get_context(request, None),
                 raw_variables if isinstance(raw_variables, dict) else None,
             )
-            if result is not None:
-                GRAPHQL_REQUESTS.labels(compiled.name or "anonymous", "query", "ok").inc()
-                GRAPHQL_LATENCY.labels(compiled.name or "anonymous", "query").observe(
-                    time.perf_counter() - started
-                )
+            if isinstance(result, Handoff):
+                handoff = result
+            elif result is not None:
+                name = compiled.name or "anonymous"
+                GRAPHQL_REQUESTS.labels(name, compiled.kind, "ok").inc()
+                GRAPHQL_LATENCY.labels(name, compiled.kind).observe(time.perf_counter() - started)
                 body = orjson.dumps(result)
                 headers = {}
                 if key is not None:
                     headers = self._cache_headers(self.response_cache.put(key, body).etag)
                 return Response(body, media_type="application/json", headers=headers)
 
-        response = await super().run(request, context, root_value)
+        if rewrite_body:
+            request._body = orjson.dumps(data)
+        if handoff is None:
+            response = await super().run(request, context, root_value)
+        else:
+            token = handoff.var.set(handoff.value)
+            try:
+                response = await super().run(request, context, root_value)
+            finally:
+                handoff.var.reset(token)
         if key is not None and isinstance(response, Response) and response.status_code == 200:
             body = bytes(response.body)
             if b'"errors"' not in body:
