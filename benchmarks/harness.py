@@ -78,7 +78,9 @@ def benchmark_database(name: str) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def server_process(args: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[None]:
+def server_process(
+    args: list[str], port: int, env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
     full_env = {**os.environ, **(env or {})}
     proc = subprocess.Popen(
         [sys.executable, *args],
@@ -99,7 +101,7 @@ def server_process(args: list[str], port: int, env: dict[str, str] | None = None
             time.sleep(0.1)
         else:
             raise RuntimeError(f"server on {port} did not start")
-        yield
+        yield proc
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGINT)
@@ -107,6 +109,40 @@ def server_process(args: list[str], port: int, env: dict[str, str] | None = None
             proc.wait(15)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _cpu_seconds(match: Callable[[int, list[bytes]], bool]) -> float:
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        # fields[0] is stat field 3 (state): ppid is field 4, session 6, utime 14, stime 15
+        if match(int(entry), fields):
+            total += int(fields[11]) + int(fields[12])
+    return total / ticks
+
+
+def session_cpu_seconds(session: int) -> float:
+    """User + system CPU seconds of every live process in ``session`` (a server started by
+    ``server_process`` leads its own session, worker processes included)."""
+    return _cpu_seconds(lambda pid, fields: int(fields[3]) == session)
+
+
+def parent_pid(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        return int(f.read().rsplit(b")", 1)[1].split()[1])
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """CPU seconds of ``root`` and its live children (PostgreSQL: the postmaster and its
+    backends; a backend's CPU is lost once it exits, so measure before closing connections)."""
+    return _cpu_seconds(lambda pid, fields: pid == root or int(fields[1]) == root)
 
 
 @dataclass

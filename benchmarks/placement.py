@@ -51,8 +51,11 @@ from benchmarks.harness import (
     benchmark_database,
     build_request,
     free_port,
+    parent_pid,
     run_load,
     server_process,
+    session_cpu_seconds,
+    tree_cpu_seconds,
 )
 
 STOCK = 1_000_000  # READY units per SKU: never sells out during a run
@@ -211,6 +214,7 @@ async def run_raw(
     seconds: float,
     connections: int,
     failures: Failures,
+    on_done: Callable[[], None] | None = None,
 ) -> LoadResult:
     """The baseline: the reservation transaction on raw asyncpg, one loop per connection."""
     conns = [await asyncpg.connect(to_asyncpg_dsn(url)) for _ in range(connections)]
@@ -242,6 +246,8 @@ async def run_raw(
         started = time.perf_counter()
         await asyncio.gather(*(loop(c, started + seconds) for c in conns))
         elapsed = time.perf_counter() - started
+        if on_done is not None:
+            on_done()  # before the backends exit with their CPU counters
     finally:
         await asyncio.gather(*(c.close() for c in conns))
     return LoadResult(counters[0], counters[1], elapsed, latencies)
@@ -255,6 +261,9 @@ def main() -> None:
     parser.add_argument("--skus", type=int, default=10_000)
     parser.add_argument(
         "--no-text", action="store_true", help="skip the ad-hoc document text (executor) runs"
+    )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="service worker processes (OMS_WORKERS)"
     )
     args = parser.parse_args()
     paths = ["raw", "trusted"] if args.no_text else ["raw", "trusted", "text"]
@@ -278,22 +287,53 @@ def main() -> None:
             "OMS_PORT": str(port),
             "OMS_ACCESS_LOG": "false",
             "OMS_LOG_LEVEL": "WARNING",
+            "OMS_WORKERS": str(args.workers),
         }
-        with server_process(["-m", "app", "serve"], port, env):
+        cpu: dict[tuple[str, str], float] = {}  # service CPU ms per order, by run
+        db_cpu: dict[tuple[str, str], float] = {}  # PostgreSQL CPU ms per order, by run
+
+        async def postmaster_pid() -> int | None:
+            conn = await asyncpg.connect(to_asyncpg_dsn(url))
+            try:
+                backend = await conn.fetchval("SELECT pg_backend_pid()")
+            finally:
+                await conn.close()
+            try:  # only when the server runs on this machine, as the benchmark's does
+                return parent_pid(int(backend))
+            except OSError:
+                return None
+
+        postmaster = asyncio.run(postmaster_pid())
+
+        def db_seconds() -> float:
+            return tree_cpu_seconds(postmaster) if postmaster is not None else float("nan")
+
+        with server_process(["-m", "app", "serve"], port, env) as server:
 
             async def raw(name: str, seconds: float) -> LoadResult:
                 sink = failures.setdefault((name, "raw"), Failures())
                 orders = iter(scenarios[name])
-                r = await run_raw(url, orders, catalog, seconds, args.connections, sink)
+                before = db_seconds()
+                after = [before]
+
+                def done() -> None:
+                    after[0] = db_seconds()
+
+                r = await run_raw(url, orders, catalog, seconds, args.connections, sink, done)
+                db_cpu[name, "raw"] = (after[0] - before) * 1000 / max(1, r.requests + r.errors)
                 placed[0] += r.requests
                 return r
 
             async def service(name: str, seconds: float, path: str) -> LoadResult:
                 sink = failures.setdefault((name, path), Failures())
                 requests = http_requests(scenarios[name], api_key, path == "trusted")
+                before, db_before = session_cpu_seconds(server.pid), db_seconds()
                 r = await run_load(
                     port, requests, seconds, args.connections, b'"number"', sink.note
                 )
+                count = max(1, r.requests + r.errors)
+                cpu[name, path] = (session_cpu_seconds(server.pid) - before) * 1000 / count
+                db_cpu[name, path] = (db_seconds() - db_before) * 1000 / count
                 placed[0] += r.requests
                 return r
 
@@ -331,7 +371,8 @@ def main() -> None:
 
     print(
         f"Order placement, {args.connections} connections, {args.seconds:.0f} s after "
-        f"{args.warmup:.0f} s warm-up per run; {STOCK:,} READY units per SKU"
+        f"{args.warmup:.0f} s warm-up per run; {STOCK:,} READY units per SKU; "
+        f"service: {args.workers} worker process{'es' if args.workers > 1 else ''}"
     )
     titles = {
         "spread": f"spread: 1 unit of a random SKU out of {args.skus:,}",
@@ -351,6 +392,10 @@ def main() -> None:
         print(title)
         for path in paths:
             print(results[name, path].line(labels[path], "orders/s"))
+        print(f"  PostgreSQL CPU per order: raw {db_cpu[name, 'raw']:.2f} ms", end="")
+        for path in paths[1:]:
+            print(f", {path} {db_cpu[name, path]:.2f} ms", end="")
+        print()
         for path in paths[1:]:
             svc = results[name, path]
             p99 = svc.percentile(99)
@@ -360,6 +405,7 @@ def main() -> None:
                 f"  {path}: ratio to raw {svc.rps / raw_r.rps:.2f} ({target}), "
                 f"p99 x{p99 / raw_r.percentile(99):.1f}; p99 {p99 * 1000:.0f} ms"
                 + (f" (target < {P99_TARGET * 1000:.0f} ms: {met})" if path == "trusted" else "")
+                + f"; service CPU {cpu[name, path]:.2f} ms/order"
             )
         for path in paths:
             first = failures[name, path].first
