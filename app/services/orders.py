@@ -545,29 +545,8 @@ async def _write(
         (pool_id, updates[pool_id]) for pool_id in sorted(updates, key=lambda pid: order_key[pid])
     ]
     line_rows = None
-    if all(line.status == "RESERVED" for line in lines):
-        ordered = sorted(lines, key=lambda x: (x.line_no, x.sub_no))
-        line_rows = tuple(
-            {
-                "id": line_id,
-                "order_id": order["id"],
-                "line_no": x.line_no,
-                "sub_no": x.sub_no,
-                "sku": x.sku,
-                "quantity": x.quantity,
-                "state": x.state,
-                "status": x.status,
-                "pool_kind": x.pool_kind,
-                "pool_channel": x.pool_channel,
-                "unit_price_minor": x.unit_price_minor,
-                "payment_terms": x.payment_terms,
-                "shipment_group": x.shipment_group,
-                "queued_at": None,
-                "queue_position": None,
-                "units_ahead": None,
-            }
-            for line_id, x in zip(order["line_ids"], ordered, strict=True)
-        )
+    if all(line.status == "RESERVED" for line in lines):  # no queue position to compute
+        line_rows = store.placed_line_rows(order, lines)
     placed = Placed(order["id"], order["number"], token, replayed=False, row=order, lines=line_rows)
     return placed, reservations
 

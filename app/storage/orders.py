@@ -511,3 +511,43 @@ async def order_of_line(conn: asyncpg.Connection, line_id: int) -> asyncpg.Recor
         "SELECT l.id, l.order_id FROM order_lines l WHERE l.id = $1", line_id
     )
     return row
+
+
+def placed_line_rows(order: asyncpg.Record, lines: Sequence[NewLine]) -> tuple[dict[str, Any], ...]:
+    """The lines ``insert_bundle`` just wrote for ``order`` (its row, with ``line_ids``), as
+    ``LINE_SQL`` would read them back now, for lines that wait in no queue (their queue
+    position is computed when read). Keep in step with ``LINE_SQL``: a test compares them."""
+    ordered = sorted(lines, key=lambda x: (x.line_no, x.sub_no))
+    return tuple(
+        {
+            "id": line_id,
+            "order_id": order["id"],
+            "product_id": x.product_id,
+            "line_no": x.line_no,
+            "sub_no": x.sub_no,
+            "sku": x.sku,
+            "quantity": x.quantity,
+            "state": x.state,
+            "status": x.status,
+            "pool_kind": x.pool_kind,
+            "pool_channel": x.pool_channel,
+            "unit_price_minor": x.unit_price_minor,
+            "payment_terms": x.payment_terms,
+            "shipment_group": x.shipment_group,
+            "queued_at": None,
+            "allocated": 0,
+            "paused_at": None,
+            "promised_earliest": None,
+            "promised_latest": None,
+            "promise_confidence": None,
+            "promised_at": None,
+            "delay_consent": None,
+            "consent_due_at": None,
+            "shipped_at": None,
+            "delivered_on": None,
+            "region": order["region"],
+            "queue_position": None,
+            "units_ahead": None,
+        }
+        for line_id, x in zip(order["line_ids"], ordered, strict=True)
+    )
