@@ -1,7 +1,8 @@
 """Order placement: orders/s and p50/p99 confirmation latency of ``placeOrder`` through the full
-HTTP stack (uvicorn, Starlette, Strawberry, API-key auth, the placement transaction, the order
-read back) vs raw asyncpg doing the reservation transaction directly, on the same database, run
-and concurrency.
+HTTP stack (uvicorn, Starlette, the GraphQL view, API-key auth, the placement transaction, the
+answer) vs raw asyncpg doing the reservation transaction directly, on the same database, run
+and concurrency. Each run also reports the CPU the service's processes and PostgreSQL spent per
+order (read from /proc; the benchmark's database runs on this machine).
 
 Two scenarios: 1 unit of a random SKU out of ``--skus`` in-stock SKUs (spread), and every order
 for one hot SKU (its READY pool row is the contended lock). Every request carries a fresh
@@ -9,17 +10,17 @@ idempotency key and a fresh customer, so nothing replays and no customer row is 
 
 Storefronts send the trusted ``PlaceOrder`` document (``graphql_schema/documents/
 place_order.graphql``) by its sha256 hash; the service answers it on the compiled path. The
-same document sent as ad-hoc text (one comment line more, so not a trusted text) runs through
+same document sent as ad-hoc text (a comment line more, so not a trusted text) runs through
 the GraphQL executor and is measured too (``--no-text`` skips it).
 
 The raw baseline, per order, on one of ``--connections`` asyncpg connections: BEGIN; INSERT the
 idempotency key; INSERT a minimal order row (number from the same sequence); INSERT its one
 order line; the same conditional pool UPDATE as placement (``RESERVE_SQL``); COMMIT. It skips
-what placement does besides: the API key lookup, the expired-key DELETE, the channel and SKU
-snapshot reads, planning, the customer upsert, payment entries, events, completing the key,
-NOTIFY and reading the order back.
+what placement does besides: the API key check, the SKU snapshot read, planning, the customer
+upsert, payment entries, events, completing the key and NOTIFY.
 
     .venv/bin/python -m benchmarks.placement [--seconds 10] [--connections 32] [--skus 10000]
+        [--no-text] [--workers 1]
 """
 
 from __future__ import annotations
@@ -296,12 +297,12 @@ def main() -> None:
             conn = await asyncpg.connect(to_asyncpg_dsn(url))
             try:
                 backend = await conn.fetchval("SELECT pg_backend_pid()")
-            finally:
-                await conn.close()
-            try:  # only when the server runs on this machine, as the benchmark's does
+                # only when the server runs on this machine, as the benchmark's does
                 return parent_pid(int(backend))
             except OSError:
                 return None
+            finally:
+                await conn.close()
 
         postmaster = asyncio.run(postmaster_pid())
 
