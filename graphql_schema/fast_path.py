@@ -284,6 +284,7 @@ _PLACE_ORDER_INPUTS: dict[str, dict[str, tuple[str, Any]]] = {
         "lines": ("[String!]!", []),
         "city": ("String", None),
         "country": ("String", None),
+        "carrierService": ("String", None),
     },
     "OrderLineInput": {
         "sku": ("String!", Undefined),
@@ -364,6 +365,7 @@ def coerce_place_order_input(raw: Any) -> order_service.PlaceOrderInput:
         city=_opt_str(address.get("city")),
         country=_opt_str(address.get("country")),
         ship_together=_bool(data.get("shipTogether", False)),
+        carrier_service=_opt_str(address.get("carrierService")),
     )
 
 

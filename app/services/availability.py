@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import cast
 
@@ -65,11 +65,23 @@ class ReferenceData:
 
     regions: dict[str, RegionTransit]
     channels: frozenset[str]
+    carrier_services: dict[tuple[str, str], RegionTransit] = field(default_factory=dict)
+
+    def transit(self, region_code: str | None, carrier_service: str | None) -> RegionTransit | None:
+        """The region's transit days, or those of one of its carrier services; None when the
+        region (or the service in it) is unknown."""
+        region = self.regions.get(region_code or "")
+        if region is None or carrier_service is None:
+            return region
+        return self.carrier_services.get((region.code, carrier_service))
 
 
 REFERENCE_SQL = (
-    "SELECT 'region' AS what, code, transit_min_days, transit_max_days, is_default "
-    "FROM regions UNION ALL SELECT 'channel', code, 0, 0, false FROM channels"
+    "SELECT 'region' AS what, code, NULL AS service, transit_min_days, transit_max_days, "
+    "is_default FROM regions "
+    "UNION ALL SELECT 'channel', code, NULL, 0, 0, false FROM channels "
+    "UNION ALL SELECT 'service', region_code, code, transit_min_days, transit_max_days, false "
+    "FROM carrier_services"
 )
 
 
@@ -82,15 +94,21 @@ async def load_reference_data(services: Services) -> ReferenceData:
         rows = await conn.fetch(REFERENCE_SQL)
     regions: dict[str, RegionTransit] = {}
     channels: set[str] = set()
+    carrier_services: dict[tuple[str, str], RegionTransit] = {}
     for row in rows:
         if row["what"] == "channel":
             channels.add(row["code"])
+            continue
+        if row["what"] == "service":
+            carrier_services[(row["code"], row["service"])] = RegionTransit(
+                row["code"], row["transit_min_days"], row["transit_max_days"]
+            )
             continue
         region = RegionTransit(row["code"], row["transit_min_days"], row["transit_max_days"])
         regions[row["code"]] = region
         if row["is_default"]:
             regions[""] = region
-    data = ReferenceData(regions, frozenset(channels))
+    data = ReferenceData(regions, frozenset(channels), carrier_services)
     services.cache.put("reference", data, services.settings.reference_cache_seconds)
     return data
 
@@ -220,6 +238,7 @@ async def product_availability(
     channel: str | None,
     region_code: str | None,
     reference: ReferenceData,
+    carrier_service: str | None = None,
 ) -> Result[Availability]:
     if quantity < 1:
         return Result.fail(
@@ -236,6 +255,14 @@ async def product_availability(
     region = reference.regions.get(region_code or "")
     if region_code and region is None:
         return Result.fail(CatalogErrorCode.UNKNOWN_REGION, f"No region {region_code!r}.", "region")
+    if carrier_service is not None:
+        region = reference.transit(region_code, carrier_service)
+        if region is None:
+            return Result.fail(
+                CatalogErrorCode.UNKNOWN_CARRIER_SERVICE,
+                f"No carrier service {carrier_service!r} in this region.",
+                "carrierService",
+            )
     return Result(
         answer(record, quantity, services.today(), channel, region, services.settings.handling_days)
     )

@@ -35,6 +35,12 @@ REGIONS = [
     ("US", "United States", 5, 9, False),
 ]
 LOCATIONS = [("main", "Main warehouse"), ("store-1", "Flagship store")]
+CARRIER_SERVICES = [
+    ("EU", "EXPRESS", "Express", 1, 2),
+    ("UK", "EXPRESS", "Express", 1, 3),
+    ("US", "EXPRESS", "Express", 2, 4),
+    ("US", "ECONOMY", "Economy", 7, 14),
+]
 
 
 async def load_reference_data(services: Services) -> None:
@@ -60,6 +66,14 @@ async def load_reference_data(services: Services) -> None:
             await uow.session.execute(
                 text("INSERT INTO locations (code, name) VALUES (:c, :n) ON CONFLICT DO NOTHING"),
                 {"c": code, "n": name},
+            )
+        for region, code, name, tmin, tmax in CARRIER_SERVICES:
+            await uow.session.execute(
+                text(
+                    "INSERT INTO carrier_services (region_code, code, name, transit_min_days, "
+                    "transit_max_days) VALUES (:r, :c, :n, :a, :b) ON CONFLICT DO NOTHING"
+                ),
+                {"r": region, "c": code, "n": name, "a": tmin, "b": tmax},
             )
         await uow.commit()
 

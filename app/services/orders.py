@@ -32,6 +32,7 @@ from app.domain.placement import (
     plan_line,
 )
 from app.services.allocation import settle
+from app.services.availability import load_reference_data
 from app.services.container import Services
 from app.services.inventory import MAX_UNITS
 from app.services.payments import GatewayResult, LedgerGateway, PaymentGateway
@@ -53,6 +54,7 @@ class OrderErrorCode:
     PAYMENT_DECLINED = "PAYMENT_DECLINED"
     NOT_FOUND = "NOT_FOUND"
     NOT_CANCELLABLE = "NOT_CANCELLABLE"
+    UNKNOWN_CARRIER_SERVICE = "UNKNOWN_CARRIER_SERVICE"
 
 
 E = OrderErrorCode
@@ -237,6 +239,23 @@ def _validate(data: PlaceOrderInput) -> list[ServiceError]:
     return errors
 
 
+async def _check_carrier_service(services: Services, data: PlaceOrderInput) -> list[ServiceError]:
+    """A carrier service, when given, must exist in the order's region (or the default one)."""
+    service = data.address.get("carrierService")
+    if service is None:
+        return []
+    reference = await load_reference_data(services)
+    if reference.transit(data.region, service) is not None:
+        return []
+    return [
+        ServiceError(
+            ("input", "shippingAddress", "carrierService"),
+            E.UNKNOWN_CARRIER_SERVICE,
+            f"No carrier service {service!r} in this region.",
+        )
+    ]
+
+
 async def place_order(
     services: Services,
     actor: Actor,
@@ -246,7 +265,7 @@ async def place_order(
 ) -> Result[Placed]:
     """Place one order (see the module). ``credential``: ``actor`` comes from a cached
     authentication, checked inside the transaction (``CachedCredential``)."""
-    errors = _validate(data)
+    errors = _validate(data) or await _check_carrier_service(services, data)
     if errors:
         if credential is not None:  # unchecked: the key must be good before input errors
             raise CredentialChanged

@@ -43,6 +43,7 @@ QUEUE_SQL = """
 SELECT l.id, l.order_id, o.number, l.product_id, l.sku, l.quantity, l.allocated, l.status,
        l.state, l.paused_at IS NOT NULL AS paused, l.promised_earliest, l.promised_latest,
        l.promise_confidence, l.promised_at, l.delay_consent, o.region, p.release_date,
+       o.address->>'carrierService' AS carrier_service,
        COALESCE(SUM(CASE WHEN l.status = 'WAITING' AND l.paused_at IS NULL
                          THEN l.quantity - l.allocated ELSE 0 END) OVER (
            PARTITION BY l.product_id
@@ -103,11 +104,25 @@ class RegionTransit:
     transit_max_days: int
 
 
-async def load_regions(services: Services, conn: asyncpg.Connection) -> dict[str, RegionTransit]:
-    """Regions by code, the default one also under ``""``; cached like other reference data."""
-    cached = services.cache.get("promise-regions")
-    if cached is not None:
-        return cached  # type: ignore[return-value]
+@dataclass(frozen=True)
+class Transits:
+    """Transit days by region (the default region also under ``""``) and carrier service."""
+
+    regions: dict[str, RegionTransit]
+    services: dict[tuple[str, str], RegionTransit]
+
+    def transit(self, region_code: str | None, service: str | None) -> RegionTransit | None:
+        region = self.regions.get(region_code or "") or self.regions.get("")
+        if region is None or service is None:
+            return region
+        return self.services.get((region.code, service), region)
+
+
+async def load_transits(services: Services, conn: asyncpg.Connection) -> Transits:
+    """Regions and carrier services; cached like other reference data."""
+    cached = services.cache.get("promise-transits")
+    if isinstance(cached, Transits):
+        return cached
     regions: dict[str, RegionTransit] = {}
     for row in await conn.fetch(
         "SELECT code, transit_min_days, transit_max_days, is_default FROM regions"
@@ -116,8 +131,16 @@ async def load_regions(services: Services, conn: asyncpg.Connection) -> dict[str
         regions[row["code"]] = region
         if row["is_default"]:
             regions[""] = region
-    services.cache.put("promise-regions", regions, services.settings.reference_cache_seconds)
-    return regions
+    carrier: dict[tuple[str, str], RegionTransit] = {}
+    for row in await conn.fetch(
+        "SELECT region_code, code, transit_min_days, transit_max_days FROM carrier_services"
+    ):
+        carrier[(row["region_code"], row["code"])] = RegionTransit(
+            row["region_code"], row["transit_min_days"], row["transit_max_days"]
+        )
+    transits = Transits(regions, carrier)
+    services.cache.put("promise-transits", transits, services.settings.reference_cache_seconds)
+    return transits
 
 
 @dataclass(frozen=True)
@@ -151,7 +174,7 @@ async def recompute(
         return Repromised(0, 0)
     today = services.today()
     now = services.now()
-    regions = await load_regions(services, conn)
+    transits = await load_transits(services, conn)
     free = await free_units(conn, ids)
     supply = {
         r["product_id"]: supply_sources(r["supply"]) for r in await conn.fetch(SUPPLY_SQL, ids)
@@ -169,12 +192,13 @@ async def recompute(
         if free.get(product_id, 0) > 0:
             sources.append(SupplySource(None, SupplyKind.ON_HAND, free[product_id], today))
         sources.extend(supply.get(product_id, ()))
-        # Lines of each region share one computation; regions differ only in transit days.
-        by_region: dict[str, list[Any]] = {}
+        # Lines of each region and carrier service share one computation (they differ only
+        # in transit days).
+        by_region: dict[tuple[str, str | None], list[Any]] = {}
         for row in lines:
-            by_region.setdefault(row["region"] or "", []).append(row)
-        for region_code, region_lines in by_region.items():
-            region = regions.get(region_code) or regions.get("")
+            by_region.setdefault((row["region"] or "", row["carrier_service"]), []).append(row)
+        for (region_code, service), region_lines in by_region.items():
+            region = transits.transit(region_code, service)
             queued = [
                 QueuedLine(
                     int(r["units_ahead"]),

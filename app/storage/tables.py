@@ -639,3 +639,24 @@ class SchedulerRun(SQLModel, table=True):
     )
     last_result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
     runs: int = Field(sa_column=Column(BigInteger, nullable=False, server_default="0"))
+
+
+class CarrierService(SQLModel, table=True):
+    """A carrier service in a region (e.g. EU STANDARD, EU EXPRESS) with its transit days;
+    a region's own transit days are its default service."""
+
+    __tablename__ = "carrier_services"
+    region_code: str = Field(
+        sa_column=Column(String(32), ForeignKey("regions.code"), primary_key=True)
+    )
+    code: str = Field(sa_column=Column(String(32), primary_key=True))
+    name: str = Field(sa_column=Column(Text, nullable=False))
+    transit_min_days: int = Field(sa_column=Column(Integer, nullable=False))
+    transit_max_days: int = Field(sa_column=Column(Integer, nullable=False))
+
+    __table_args__ = (
+        CheckConstraint(
+            "transit_min_days >= 0 AND transit_max_days >= transit_min_days",
+            name="ck_carrier_transit",
+        ),
+    )

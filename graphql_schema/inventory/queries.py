@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -36,8 +36,12 @@ class InventoryQueries:
         quantity: int = 1,
         channel: str | None = None,
         region: str | None = None,
+        carrier_service: Annotated[
+            str | None,
+            strawberry.argument(description="A carrier service of the region (default: its own)."),
+        ] = None,
     ) -> Availability:
-        return await availability_for(info.context, sku, quantity, channel, region)
+        return await availability_for(info.context, sku, quantity, channel, region, carrier_service)
 
     @strawberry.field(description="Inventory pools, optionally for one SKU and of one kind.")
     async def pools(

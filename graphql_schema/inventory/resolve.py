@@ -17,12 +17,13 @@ async def availability_for(
     quantity: int = 1,
     channel: str | None = None,
     region: str | None = None,
+    carrier_service: str | None = None,
 ) -> Availability:
     loaders = context.loaders
     record = await loaders.record_by_sku.load(sku)
     reference = await loaders.reference()
     result = await availability_service.product_availability(
-        context.services, record, sku, quantity, channel, region, reference
+        context.services, record, sku, quantity, channel, region, reference, carrier_service
     )
     if result.value is None:
         return Availability.rejected(sku, quantity, result.errors)

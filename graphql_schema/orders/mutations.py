@@ -36,6 +36,10 @@ class ShippingAddressInput:
     lines: list[str] = strawberry.field(default_factory=list)
     city: str | None = None
     country: str | None = None
+    carrier_service: str | None = strawberry.field(
+        default=None,
+        description="A carrier service of the region (e.g. EXPRESS); default: the region's.",
+    )
 
 
 @strawberry.input
@@ -110,6 +114,7 @@ def placement_command(
     city: str | None,
     country: str | None,
     ship_together: bool,
+    carrier_service: str | None = None,
 ) -> PlaceOrderCommand:
     """The service's command from the input's values (shared with the compiled path)."""
     return PlaceOrderCommand(
@@ -120,7 +125,9 @@ def placement_command(
         lines=tuple(lines),
         region=region,
         postal_code=postal_code,
-        address={"lines": list(address_lines), "city": city, "country": country},
+        address={"lines": list(address_lines), "city": city, "country": country}
+        # only when given: the request hash of a payload without it stays what it was
+        | ({"carrierService": carrier_service} if carrier_service is not None else {}),
         ship_together=ship_together,
     )
 
@@ -215,6 +222,7 @@ class OrderMutations:
                 city=address.city,
                 country=address.country,
                 ship_together=input.ship_together,
+                carrier_service=address.carrier_service,
             ),
         )
         return await placement_payload(info.context, result)

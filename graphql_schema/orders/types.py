@@ -213,7 +213,10 @@ class OrderLine:
         if record is None:
             return None
         reference = await info.context.loaders.reference()
-        region = reference.regions.get(row["region"] or "") or reference.regions.get("")
+        order = await info.context.loaders.order_by_id.load(self._order_id)
+        address = _json(order["address"]) if order is not None else {}
+        service = address.get("carrierService") if isinstance(address, dict) else None
+        region = reference.transit(row["region"], service) or reference.regions.get("")
         est = live_estimate(
             record,
             int(row["units_ahead"] or 0),

@@ -9,7 +9,7 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from app.services import scheduler
+from app.services import scheduler, shipping
 from app.services import supply as supply_service
 from app.services.results import Result, ServiceError
 from graphql_schema.auth import require_scope
@@ -20,6 +20,8 @@ from graphql_schema.relay import global_id, parse_global_id
 from graphql_schema.supply.types import (
     AllocationPolicy,
     AllocationPolicyPayload,
+    CarrierService,
+    CarrierServicePayload,
     GoodsReceipt,
     ReceiptAllocation,
     ReceiveGoodsPayload,
@@ -81,6 +83,15 @@ class ReceiveGoodsInput:
     location: str
     reference: str = strawberry.field(description="The goods receipt (GRN) number.")
     supply_id: strawberry.ID | None = None
+
+
+@strawberry.input
+class SetCarrierServiceInput:
+    region: str
+    code: str
+    name: str
+    transit_min_days: int
+    transit_max_days: int
 
 
 @strawberry.input
@@ -254,6 +265,25 @@ class SupplyMutations:
         return AllocationPolicyPayload(
             sku=input.sku,
             policy=AllocationPolicy(result.value) if result.value else None,
+            user_errors=to_user_errors(result.errors),
+        )
+
+    @strawberry.mutation(description="Create or change a carrier service and its transit days.")
+    async def set_carrier_service(
+        self, info: Info[Context, Any], input: SetCarrierServiceInput
+    ) -> CarrierServicePayload:
+        actor = await require_scope(info, "ops")
+        result = await shipping.set_carrier_service(
+            info.context.services,
+            actor,
+            input.region,
+            input.code,
+            input.name,
+            input.transit_min_days,
+            input.transit_max_days,
+        )
+        return CarrierServicePayload(
+            carrier_service=CarrierService.from_row(result.value) if result.value else None,
             user_errors=to_user_errors(result.errors),
         )
 

@@ -8,6 +8,7 @@ import strawberry
 from strawberry.types import Info
 
 from app.services import queue as queue_service
+from app.services import shipping
 from app.services import supply as supply_service
 from graphql_schema.auth import require_internal
 from graphql_schema.context import Context
@@ -26,6 +27,7 @@ from graphql_schema.relay import (
 )
 from graphql_schema.supply.types import (
     AvailableToPromise,
+    CarrierService,
     PromiseAccuracy,
     PromiseDate,
     Supply,
@@ -109,6 +111,13 @@ class SupplyQueries:
             target_percent=acc.target_percent,
             meets_target=acc.meets_target,
         )
+
+    @strawberry.field(description="Carrier services with their transit days, by region.")
+    async def carrier_services(
+        self, info: Info[Context, Any], region: str | None = None
+    ) -> list[CarrierService]:
+        rows = await shipping.list_carrier_services(info.context.services, region)
+        return [CarrierService.from_row(r) for r in rows]
 
     @strawberry.field(description="A waiting line's current delivery window.")
     async def delivery_estimate(

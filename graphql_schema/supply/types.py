@@ -214,3 +214,28 @@ class ScheduledJobPayload:
     job: ScheduledJob
     ran: bool = strawberry.field(description="False when another replica was running it.")
     result: JSON | None
+
+
+@strawberry.type(description="Transit days of a carrier service in a region.")
+class CarrierService:
+    region: str
+    code: str
+    name: str
+    transit_min_days: int
+    transit_max_days: int
+
+    @classmethod
+    def from_row(cls, row: Any) -> CarrierService:
+        return cls(
+            region=row["region_code"],
+            code=row["code"],
+            name=row["name"],
+            transit_min_days=row["transit_min_days"],
+            transit_max_days=row["transit_max_days"],
+        )
+
+
+@strawberry.type
+class CarrierServicePayload:
+    carrier_service: CarrierService | None
+    user_errors: list[UserError]

@@ -175,6 +175,7 @@ ADDRESSES: list[dict[str, Any]] = [
         "shipTogether": True,
     },
     {"shippingAddress": {"region": "EU"}, "shipTogether": False},
+    {"shippingAddress": {"region": "EU", "carrierService": "TELEPORT"}},
 ]
 
 
