@@ -78,6 +78,17 @@ async def _order_and_lines(
     return order, list(lines)
 
 
+def _chosen(lines: list[Any], line_ids: list[int] | None) -> list[Any] | None:
+    """The order's lines a request names (all when it names none); None when it names a
+    line that is not on the order."""
+    if not line_ids:
+        return lines
+    wanted = set(line_ids)
+    if not wanted <= {line["id"] for line in lines}:
+        return None
+    return [line for line in lines if line["id"] in wanted]
+
+
 # ---------------------------------------------------------------- pause / resume
 
 
@@ -335,10 +346,10 @@ async def dispatch(
         if found is None:
             return Result.fail(E.NOT_FOUND, "No such order.", "input", "orderId")
         order, lines = found
-        wanted = set(line_ids) if line_ids else None
-        if wanted is not None and not wanted <= {line["id"] for line in lines}:
+        chosen = _chosen(lines, line_ids)
+        if chosen is None:
             return Result.fail(E.NOT_FOUND, "A line is not on this order.", "input", "lineIds")
-        chosen = [line for line in lines if wanted is None or line["id"] in wanted]
+        named = bool(line_ids)
 
         def shippable(line: Any) -> bool:
             if line["status"] == "RESERVED":
@@ -347,7 +358,7 @@ async def dispatch(
             return line["status"] == "ALLOCATED" and released and line["paused_at"] is None
 
         blocked = [line for line in chosen if not shippable(line)]
-        if wanted is not None and blocked:
+        if named and blocked:
             return Result.fail(
                 E.NOT_DISPATCHABLE,
                 f"Line {blocked[0]['id']} is {blocked[0]['status'].lower()} and cannot ship yet.",
@@ -534,14 +545,14 @@ async def confirm_delivery(
         if found is None:
             return Result.fail(E.NOT_FOUND, "No such order.", "input", "orderId")
         _order, lines = found
-        wanted = set(line_ids) if line_ids else None
-        chosen = [line for line in lines if wanted is None or line["id"] in wanted]
-        if wanted is not None and len(chosen) != len(wanted):
+        chosen = _chosen(lines, line_ids)
+        if chosen is None:
             return Result.fail(E.NOT_FOUND, "A line is not on this order.", "input", "lineIds")
+        named = bool(line_ids)
         targets = [
             line for line in chosen if line["status"] == "SHIPPED" and line["delivered_on"] is None
         ]
-        if not targets or (wanted is not None and len(targets) != len(chosen)):
+        if not targets or (named and len(targets) != len(chosen)):
             return Result.fail(
                 E.NOT_DELIVERABLE,
                 "Only shipped, undelivered lines can be delivered.",
