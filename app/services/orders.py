@@ -732,7 +732,9 @@ async def _cancel_once(
     async with services.raw_uow() as uow:
         conn = uow.conn
         order = await conn.fetchrow(
-            "SELECT id, status, channel_code, currency FROM orders WHERE id = $1 FOR UPDATE",
+            # NO KEY: allocation (under the pool locks we take next) inserts order events,
+            # whose foreign key share-locks this row; FOR UPDATE would deadlock with it.
+            "SELECT id, status, channel_code, currency FROM orders WHERE id = $1 FOR NO KEY UPDATE",
             order_id,
         )
         if order is None or not (as_owner or _may_manage(actor, order["channel_code"])):
@@ -763,9 +765,11 @@ async def _cancel_once(
         # recompute below then lock nothing new, and no gateway call precedes a deadlock.
         await lock_pools(conn, list({line["product_id"] for line in open_lines}))
         # Ring-fenced units first go back to free stock; ``settle`` below hands them on.
+        # Every open line: ``allocated`` was read before the pool locks, and a receipt may
+        # have allocated to it since (the statement reads it afresh and skips 0).
         await unallocate(
             conn,
-            [line["id"] for line in open_lines if line["allocated"]],
+            [line["id"] for line in open_lines],
             "CANCELLATION",
             actor.name,
         )

@@ -39,11 +39,16 @@ from app.storage.inventory import SkuRecord, supply_sources
 
 OUTBOX_CHANNEL = "oms_outbox"
 
+# ``units_ahead`` is over the whole queue; only then are the lines to promise picked
+# (``only_new``: the lines ahead of a new line count even when they are promised already).
 QUEUE_SQL = """
+SELECT * FROM (
 SELECT l.id, l.order_id, o.number, l.product_id, l.sku, l.quantity, l.allocated, l.status,
        l.state, l.paused_at IS NOT NULL AS paused, l.promised_earliest, l.promised_latest,
        l.promise_confidence, l.promised_at, l.delay_consent, o.region, p.release_date,
-       o.address->>'carrierService' AS carrier_service,
+       o.address->>'carrierService' AS carrier_service, l.queue_seq,
+       CASE WHEN p.allocation_policy = 'PRIORITY_FIRST' AND 'PRIORITY' = ANY(o.tags)
+            THEN 0 ELSE 1 END AS queue_rank,
        COALESCE(SUM(CASE WHEN l.status = 'WAITING' AND l.paused_at IS NULL
                          THEN l.quantity - l.allocated ELSE 0 END) OVER (
            PARTITION BY l.product_id
@@ -54,11 +59,10 @@ FROM order_lines l
 JOIN orders o ON o.id = l.order_id
 JOIN products p ON p.id = l.product_id
 WHERE l.product_id = ANY($1::uuid[]) AND l.status IN ('WAITING', 'ALLOCATED')
-  AND l.state <> 'READY' AND ($2::bool OR l.promised_at IS NULL)
-ORDER BY l.product_id,
-         CASE WHEN p.allocation_policy = 'PRIORITY_FIRST' AND 'PRIORITY' = ANY(o.tags)
-              THEN 0 ELSE 1 END,
-         l.queue_seq
+  AND l.state <> 'READY'
+) q
+WHERE $2::bool OR q.promised_at IS NULL
+ORDER BY q.product_id, q.queue_rank, q.queue_seq
 """
 
 SUPPLY_SQL = """

@@ -66,8 +66,10 @@ async def _order_and_lines(
     conn: asyncpg.Connection, actor: Actor, order_id: Any, line_id: int | None
 ) -> tuple[Any, list[Any]] | None:
     order = await conn.fetchrow(
+        # NO KEY: allocation under the pool locks inserts order events, whose foreign key
+        # share-locks this row; FOR UPDATE here, then the pool locks, would deadlock with it.
         "SELECT id, number, status, channel_code, currency, token_hash FROM orders "
-        "WHERE id = $1 FOR UPDATE",
+        "WHERE id = $1 FOR NO KEY UPDATE",
         order_id,
     )
     if order is None or not may_manage(actor, order["channel_code"]):
@@ -141,9 +143,9 @@ async def set_paused(
             ],
         )
         if paused and not services.settings.pause_keeps_allocation:
-            await unallocate(
-                conn, [line["id"] for line in targets if line["allocated"]], "PAUSE", actor.name
-            )
+            # every target: ``allocated`` was read before the pool locks and a receipt may
+            # have allocated to the line since (the statement reads it afresh, skips 0)
+            await unallocate(conn, ids, "PAUSE", actor.name)
         await settle(conn, services, product_ids, "PAUSE" if paused else "RESUME", actor.name)
         await uow.commit()
     return Result(Changed(order_id, len(targets)))
