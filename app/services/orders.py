@@ -779,12 +779,22 @@ async def _cancel_once(
             releases[line["pool_id"]] = releases.get(line["pool_id"], 0) + line["quantity"]
             lock_key[line["pool_id"]] = (line["sku"], POOL_LOCK_ORDER[PoolKind(line["pool_kind"])])
         line_ids = [line["id"] for line in open_lines]
-        await conn.execute(
+        # An answer to a delay (or the no-answer policy) cancels only while the delay still
+        # waits for one: the customer may have accepted it since it was checked.
+        cancelled = await conn.fetch(
             "UPDATE order_lines SET status = 'CANCELLED', updated_at = now(), "
-            "delay_consent = COALESCE($2, delay_consent) WHERE id = ANY($1::bigint[])",
+            "delay_consent = COALESCE($2, delay_consent) WHERE id = ANY($1::bigint[]) "
+            "AND ($2::text IS NULL OR delay_consent = 'REQUESTED') RETURNING id",
             line_ids,
             delay_consent,
         )
+        if len(cancelled) != len(line_ids):
+            return Result.fail(
+                "NO_DELAY_PENDING",
+                "This line has no delay waiting for an answer.",
+                "input",
+                "orderLineId",
+            )
         entries = await _reverse_payments(
             conn, order_id, line_ids, order["currency"], gateway, reason
         )

@@ -226,6 +226,7 @@ async def respond_to_delay(
 EXPIRED_CONSENTS_SQL = """
 SELECT l.id, l.order_id FROM order_lines l
 WHERE l.delay_consent = 'REQUESTED' AND l.consent_due_at <= $1
+  AND l.status IN ('WAITING', 'ALLOCATED')
 ORDER BY l.consent_due_at, l.id
 LIMIT 500
 FOR UPDATE SKIP LOCKED

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import uuid
 from collections.abc import Awaitable, Iterator
 from typing import Any
 
@@ -15,9 +17,13 @@ from app.storage.database import to_asyncpg_dsn
 from tests.api.test_supply_and_allocation import (
     PAUSE_ORDER,
     RECEIVE,
+    RESPOND,
+    UPDATE_ETA,
     backorderable,
+    days,
     events,
     fresh_line,
+    line,
     order_mutation,
     place,
     pool_view,
@@ -88,6 +94,10 @@ async def _receipt_racing(
         return await receipt, await second
     finally:
         await holder.close()
+
+
+def order_uuid(order: dict[str, Any]) -> str:
+    return base64.urlsafe_b64decode(order["id"]).decode().split(":", 1)[1]
 
 
 async def _no_violations(server: LiveServer) -> None:
@@ -169,3 +179,73 @@ async def test_the_first_promise_of_a_new_line_counts_the_already_promised_lines
     await purchase_order(server, sku, 5, 200, supplier="RV-SUP")
     assert events(await read(server, second), "line.delivery_delayed") == []
     assert events(await read(server, first), "line.delivery_delayed") == []
+
+
+# ---------------------------------------------------------------- delay consent
+
+
+async def _delayed_line(server: LiveServer, sku: str) -> dict[str, Any]:
+    """An order whose only line waits for a delay answer (REQUESTED)."""
+    await product(server, sku, *backorderable(sku), price=2000)
+    po = await purchase_order(server, sku, 10, 10, supplier="RV-CONSENT")
+    order = await place(server, sku, 2)
+    await run_job(server, "PROMISE_NEW_LINES")
+    moved = await server.gql(
+        UPDATE_ETA, {"input": {"id": po["id"], "expectedOn": days(server, 60), "reason": "fire"}}
+    )
+    assert moved.data["updateSupplyEta"]["userErrors"] == []
+    assert (await fresh_line(server, order))["delayConsent"] == "REQUESTED"
+    return order
+
+
+async def test_a_delay_accepted_while_the_customers_cancel_is_in_flight_is_not_cancelled_after_all(
+    server: LiveServer,
+) -> None:
+    order = await _delayed_line(server, "RV-CONSENT-RACE")
+    line_id = line(order)["id"]
+    holder = await asyncpg.connect(to_asyncpg_dsn(server.database_url))
+    try:
+        tx = holder.transaction()
+        await tx.start()
+        await holder.execute(
+            "SELECT 1 FROM orders WHERE id = $1 FOR NO KEY UPDATE", uuid.UUID(order_uuid(order))
+        )
+        cancel = asyncio.ensure_future(
+            server.gql(RESPOND, {"input": {"orderLineId": line_id, "decision": "CANCEL"}})
+        )
+        await _waiting_on_locks(holder, 1)  # checked REQUESTED, now cancelling
+        accept = await server.gql(
+            RESPOND, {"input": {"orderLineId": line_id, "decision": "ACCEPT"}}
+        )
+        await tx.commit()
+        cancelled = await cancel
+    finally:
+        await holder.close()
+
+    accepted_ok = accept.data["respondToDelay"]["userErrors"] == []
+    cancelled_ok = cancelled.data["respondToDelay"]["userErrors"] == []
+    assert accepted_ok != cancelled_ok, (accept.body, cancelled.body)
+    final = await fresh_line(server, order)
+    if accepted_ok:
+        assert (final["status"], final["delayConsent"]) == ("WAITING", "ACCEPTED")
+        assert final["paymentSummary"]["refunded"]["amountMinor"] == 0
+    await _no_violations(server)
+
+
+async def test_the_no_answer_policy_leaves_lines_cancelled_meanwhile_alone(
+    server: LiveServer,
+) -> None:
+    order = await _delayed_line(server, "RV-CONSENT-CLOSED")
+    gone = await server.gql(CANCEL_ORDER, {"input": {"id": order["id"], "reason": "moved on"}})
+    assert gone.data["cancelOrder"]["userErrors"] == []
+    server.clock.advance(days=30)
+
+    ran = await run_job(server, "EXPIRE_DELAY_CONSENTS")
+
+    # nothing closed for the job to take (it takes 500 a run: closed lines picked again and
+    # again would starve the open ones under the CANCEL policy)
+    assert ran["result"] == 0
+    found = await read(server, order)
+    assert line(found)["status"] == "CANCELLED"
+    assert line(found)["delayConsent"] != "DEFAULT_ACCEPTED"
+    assert events(found, "line.delay_accepted") == []
