@@ -38,7 +38,9 @@ async def set_carrier_service(
         return Result(errors=errors)
     async with services.raw_uow() as uow:
         conn = uow.conn
-        if not await conn.fetchval("SELECT 1 FROM regions WHERE code = $1", region):
+        if "\x00" in region or not await conn.fetchval(
+            "SELECT 1 FROM regions WHERE code = $1", region
+        ):
             return Result.fail("UNKNOWN_REGION", f"No region {region!r}.", "input", "region")
         before = await conn.fetchrow(
             "SELECT name, transit_min_days, transit_max_days FROM carrier_services "
@@ -73,6 +75,8 @@ async def set_carrier_service(
 
 
 async def list_carrier_services(services: Services, region: str | None) -> list[Any]:
+    if region is not None and "\x00" in region:
+        return []
     async with services.read_pool.acquire() as conn:
         rows = await conn.fetch(
             "SELECT region_code, code, name, transit_min_days, transit_max_days "

@@ -113,6 +113,8 @@ LEFT JOIN suppliers sp ON sp.code = s.supplier_code
 
 
 async def _product(conn: asyncpg.Connection, sku: str) -> asyncpg.Record | None:
+    if "\x00" in sku:  # PostgreSQL text cannot hold it: no such product
+        return None
     row: asyncpg.Record | None = await conn.fetchrow(
         "SELECT p.id, p.sku, p.release_date, p.preorder_enabled, p.released_at, "
         "COALESCE((SELECT ip.committed FROM inventory_pools ip WHERE ip.product_id = p.id "
@@ -124,6 +126,8 @@ async def _product(conn: asyncpg.Connection, sku: str) -> asyncpg.Record | None:
 
 
 async def _location_known(conn: asyncpg.Connection, code: str) -> bool:
+    if "\x00" in code:
+        return False
     return bool(await conn.fetchval("SELECT 1 FROM locations WHERE code = $1", code))
 
 
@@ -152,6 +156,11 @@ async def _fetch_supply(conn: asyncpg.Connection, supply_id: int) -> asyncpg.Rec
     )
     assert row is not None
     return row
+
+
+def _too_far(value: date, today: date) -> bool:
+    """Past the planning horizon (PostgreSQL would also store 9999-12-31 as 'infinity')."""
+    return value > today + timedelta(days=MAX_LEAD_DAYS)
 
 
 def _check_quantity(value: int, *path: str) -> ServiceError | None:
@@ -183,6 +192,14 @@ async def create_purchase_order(
     if data.expected_on is not None and data.expected_on < today:
         errors.append(
             ServiceError(("input", "expectedOn"), E.INVALID_DATE, "Expected date is in the past.")
+        )
+    elif data.expected_on is not None and _too_far(data.expected_on, today):
+        errors.append(
+            ServiceError(
+                ("input", "expectedOn"),
+                E.INVALID_DATE,
+                f"Expected date: at most {MAX_LEAD_DAYS} days ahead.",
+            )
         )
     if errors:
         return Result(errors=errors)
@@ -262,6 +279,12 @@ async def schedule_production_run(
     if data.start_on < services.today():
         errors.append(
             ServiceError(("input", "startOn"), E.INVALID_DATE, "The start date is in the past.")
+        )
+    elif _too_far(data.start_on, services.today()):
+        errors.append(
+            ServiceError(
+                ("input", "startOn"), E.INVALID_DATE, f"At most {MAX_LEAD_DAYS} days ahead."
+            )
         )
     if errors:
         return Result(errors=errors)
@@ -348,6 +371,10 @@ async def update_supply_eta(
     if expected_on < services.today():
         return Result.fail(
             E.INVALID_DATE, "The new expected date is in the past.", "input", "expectedOn"
+        )
+    if _too_far(expected_on, services.today()):
+        return Result.fail(
+            E.INVALID_DATE, f"At most {MAX_LEAD_DAYS} days ahead.", "input", "expectedOn"
         )
     async with services.raw_uow() as uow:
         conn = uow.conn
@@ -557,6 +584,8 @@ async def receive_goods(services: Services, actor: Actor, data: ReceiptInput) ->
 async def supply_page(
     services: Services, sku: str | None, limit: int, after_id: int | None, status: str | None
 ) -> list[Any]:
+    if sku is not None and "\x00" in sku:
+        return []
     async with services.read_pool.acquire() as conn:
         rows = await conn.fetch(
             f"SELECT {SUPPLY_COLUMNS} {SUPPLY_FROM} "
@@ -599,6 +628,8 @@ class PromiseEntry:
 
 async def atp(services: Services, sku: str, channel: str | None) -> Result[list[PromiseEntry]]:
     """What can still be promised to new demand by when (cumulative)."""
+    if "\x00" in sku:
+        return Result.fail(E.NOT_FOUND, "No such product.", "sku")
     async with services.read_pool.acquire() as conn:
         records = await fetch_records(conn, [sku])
     record = records.get(sku)
@@ -640,6 +671,8 @@ async def set_allocation_policy(
 ) -> Result[str]:
     if policy not in ("FIFO", "PRIORITY_FIRST"):
         return Result.fail(E.INVALID_POLICY, "FIFO or PRIORITY_FIRST.", "input", "policy")
+    if "\x00" in sku:
+        return Result.fail(E.NOT_FOUND, "No such product.", "input", "sku")
     async with services.raw_uow() as uow:
         conn = uow.conn
         product = await conn.fetchrow(

@@ -15,9 +15,14 @@ import pytest
 from app.services.invariants import check
 from app.storage.database import to_asyncpg_dsn
 from tests.api.test_supply_and_allocation import (
+    ATP,
+    CREATE_PO,
     PAUSE_ORDER,
     RECEIVE,
     RESPOND,
+    SCHEDULE_RUN,
+    SET_POLICY,
+    SUPPLY_QUERY,
     UPDATE_ETA,
     backorderable,
     days,
@@ -249,3 +254,111 @@ async def test_the_no_answer_policy_leaves_lines_cancelled_meanwhile_alone(
     assert line(found)["status"] == "CANCELLED"
     assert line(found)["delayConsent"] != "DEFAULT_ACCEPTED"
     assert events(found, "line.delay_accepted") == []
+
+
+# ---------------------------------------------------------------- bad input
+
+
+BAD_INPUT = [
+    (
+        "receiveGoods",
+        RECEIVE,
+        {"input": {"sku": "RV-BAD\u0000", "quantity": 1, "location": "main", "reference": "G"}},
+    ),
+    (
+        "receiveGoods",
+        RECEIVE,
+        {"input": {"sku": "RV-BAD", "quantity": 1, "location": "ma\u0000in", "reference": "G"}},
+    ),
+    (
+        "createPurchaseOrder",
+        CREATE_PO,
+        {
+            "input": {
+                "sku": "RV-BAD\u0000",
+                "quantity": 1,
+                "location": "main",
+                "supplier": {"code": "X"},
+            }
+        },
+    ),
+    (
+        "createPurchaseOrder",
+        CREATE_PO,
+        {
+            "input": {
+                "sku": "RV-BAD",
+                "quantity": 1,
+                "location": "main\u0000",
+                "supplier": {"code": "X"},
+            }
+        },
+    ),
+    (
+        "createPurchaseOrder",
+        CREATE_PO,
+        {
+            "input": {
+                "sku": "RV-BAD",
+                "quantity": 1,
+                "location": "main",
+                "supplier": {"code": "X"},
+                "expectedOn": "9999-12-31",
+            }
+        },
+    ),
+    (
+        "scheduleProductionRun",
+        SCHEDULE_RUN,
+        {
+            "input": {
+                "sku": "RV-BAD",
+                "startOn": "9999-12-31",
+                "unitsPerDay": 1,
+                "runDays": 1,
+                "location": "main",
+            }
+        },
+    ),
+    (
+        "setAllocationPolicy",
+        SET_POLICY,
+        {"sku": "RV-BAD\u0000", "policy": "FIFO"},
+    ),
+    ("supply", SUPPLY_QUERY, {"sku": "RV-BAD\u0000"}),
+    (
+        "setCarrierService",
+        """mutation($input: SetCarrierServiceInput!) {
+          setCarrierService(input: $input) { userErrors { field code message } } }""",
+        {
+            "input": {
+                "region": "E\u0000U",
+                "code": "EXPRESS",
+                "name": "Express",
+                "transitMinDays": 1,
+                "transitMaxDays": 2,
+            }
+        },
+    ),
+    (
+        "carrierServices",
+        "query($r: String) { carrierServices(region: $r) { code } }",
+        {"r": "E\u0000U"},
+    ),
+    ("availableToPromise", ATP, {"sku": "RV-BAD\u0000"}),
+]
+
+
+async def test_nul_bytes_and_far_dates_in_supply_input_are_user_errors_not_unexpected_errors(
+    server: LiveServer,
+) -> None:
+    await product(server, "RV-BAD", *backorderable("RV-BAD"))
+    await place(server, "RV-BAD", 1)
+    po = await purchase_order(server, "RV-BAD", 1, 5, supplier="RV-SUP")
+    far = {"input": {"id": po["id"], "expectedOn": "9999-12-31", "reason": "r"}}
+    masked = []
+    for name, document, variables in [*BAD_INPUT, ("updateSupplyEta", UPDATE_ETA, far)]:
+        result = await server.gql(document, variables)
+        if result.errors:
+            masked.append((name, variables, result.errors))
+    assert masked == []
