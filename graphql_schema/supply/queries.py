@@ -81,11 +81,13 @@ class SupplyQueries:
 
     @strawberry.field(
         description="What can still be promised to new demand by when: cumulative quantities "
-        "from on-hand stock, open supply and the demand already waiting."
+        "from on-hand stock, open supply and the demand already waiting (ops and channel keys)."
     )
     async def available_to_promise(
         self, info: Info[Context, Any], sku: str, channel: str | None = None
     ) -> AvailableToPromise:
+        # the open supply schedule and channel holds show through: internal, like ``supply``
+        await require_internal(info)
         result = await supply_service.atp(info.context.services, sku, channel)
         return AvailableToPromise(
             sku=sku,

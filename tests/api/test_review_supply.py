@@ -362,3 +362,20 @@ async def test_nul_bytes_and_far_dates_in_supply_input_are_user_errors_not_unexp
         if result.errors:
             masked.append((name, variables, result.errors))
     assert masked == []
+
+
+# ---------------------------------------------------------------- authorization
+
+
+async def test_available_to_promise_shows_the_supply_schedule_only_to_ops_and_channel_keys(
+    server: LiveServer,
+) -> None:
+    sku = "RV-ATP-AUTH"
+    await product(server, sku, *backorderable(sku))
+    await purchase_order(server, sku, 40, 20, supplier="RV-SECRET")
+    anonymous = await server.gql(ATP, {"sku": sku}, anonymous=True)
+    assert [e["extensions"]["code"] for e in anonymous.errors] == ["UNAUTHENTICATED"]
+    storefront = await server.gql(ATP, {"sku": sku}, key=await server.key_with("storefront"))
+    assert [e["extensions"]["code"] for e in storefront.errors] == ["FORBIDDEN"]
+    channel = await server.gql(ATP, {"sku": sku}, key=await server.key_with("channel:b2b"))
+    assert channel.data["availableToPromise"]["entries"][-1]["quantity"] == 40
