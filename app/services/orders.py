@@ -899,8 +899,9 @@ async def tag_order(
     if not clean_add and not clean_remove:
         return Result.fail(E.INVALID, "Give tags to add or remove.", "input", "add")
     async with services.raw_uow() as uow:
+        # NO KEY: the pool locks below come after it (allocation share-locks order rows)
         row = await uow.conn.fetchrow(
-            "SELECT tags, channel_code FROM orders WHERE id = $1 FOR UPDATE", order_id
+            "SELECT tags, channel_code FROM orders WHERE id = $1 FOR NO KEY UPDATE", order_id
         )
         if row is None or not _may_manage(actor, row["channel_code"]):
             return Result.fail(E.NOT_FOUND, "No such order.", "input", "id")
@@ -914,6 +915,19 @@ async def tag_order(
             order_id,
             [(None, "order.tagged", actor.name, {"tags": before}, {"tags": after})],
         )
+        if "PRIORITY" in set(before) ^ set(after):
+            # Under PRIORITY_FIRST the order's waiting lines moved in their queues: the next
+            # units follow the new order and every line of those SKUs is re-promised.
+            moved = await uow.conn.fetch(
+                "SELECT DISTINCT l.product_id FROM order_lines l "
+                "JOIN products p ON p.id = l.product_id WHERE l.order_id = $1 "
+                "AND l.status = 'WAITING' AND p.allocation_policy = 'PRIORITY_FIRST' ORDER BY 1",
+                order_id,
+            )
+            product_ids = [r["product_id"] for r in moved]
+            if product_ids:
+                await lock_pools(uow.conn, product_ids)
+                await settle(uow.conn, services, product_ids, "PRIORITY_CHANGED", actor.name)
         await uow.commit()
     return Result(order_id)
 

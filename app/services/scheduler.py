@@ -38,7 +38,8 @@ class Job(StrEnum):
 
 
 UNPROMISED_SQL = """
-SELECT DISTINCT l.product_id FROM order_lines l
+SELECT DISTINCT l.product_id, p.allocation_policy = 'PRIORITY_FIRST' AS priority_first
+FROM order_lines l JOIN products p ON p.id = l.product_id
 WHERE l.promised_at IS NULL AND l.status IN ('WAITING', 'ALLOCATED') AND l.state <> 'READY'
 LIMIT 500
 """
@@ -48,15 +49,21 @@ async def promise_new_lines(services: Services, actor: Actor) -> int:
     """Record the first promise of every waiting line placed since the last run (placement
     itself stays short; the line's estimate is computed live until then)."""
     async with services.raw_uow() as uow:
-        ids = [r["product_id"] for r in await uow.conn.fetch(UNPROMISED_SQL)]
-        if not ids:
+        rows = await uow.conn.fetch(UNPROMISED_SQL)
+        if not rows:
             return 0
-        await lock_pools(uow.conn, ids)
-        result = await promises.recompute(
-            uow.conn, services, ids, "PLACED", actor.name, only_new=True
-        )
+        await lock_pools(uow.conn, [r["product_id"] for r in rows])
+        # Under PRIORITY_FIRST a new PRIORITY line goes ahead of lines promised already:
+        # those SKUs are re-promised whole (a FIFO line only ever joins at the end).
+        lines = 0
+        for priority_first in (False, True):
+            ids = [r["product_id"] for r in rows if r["priority_first"] == priority_first]
+            result = await promises.recompute(
+                uow.conn, services, ids, "PLACED", actor.name, only_new=not priority_first
+            )
+            lines += result.lines
         await uow.commit()
-    return result.lines
+    return lines
 
 
 async def _release(services: Services, actor: Actor) -> Any:
