@@ -224,45 +224,60 @@ async def respond_to_delay(
 
 
 EXPIRED_CONSENTS_SQL = """
-SELECT l.id, l.order_id FROM order_lines l
+SELECT l.id, l.order_id,
+       -- is the line still later than the threshold after its first promise?
+       COALESCE(l.promised_latest IS NULL OR l.promised_latest > fp.latest + $2::int, true)
+           AS still_delayed
+FROM order_lines l
+LEFT JOIN LATERAL (SELECT lp.latest FROM line_promises lp WHERE lp.line_id = l.id
+                   ORDER BY lp.id LIMIT 1) fp ON true
 WHERE l.delay_consent = 'REQUESTED' AND l.consent_due_at <= $1
   AND l.status IN ('WAITING', 'ALLOCATED')
 ORDER BY l.consent_due_at, l.id
 LIMIT 500
-FOR UPDATE SKIP LOCKED
+FOR UPDATE OF l SKIP LOCKED
 """
 
 
 async def expire_delay_consents(services: Services, actor: Actor) -> int:
     """Unanswered delays follow the store's policy (``OMS_DELAY_NO_ANSWER_POLICY``), recorded
-    on the line and in its events."""
+    on the line and in its events. A delay that is gone again (the promise is back within the
+    threshold of the first one) is accepted whatever the policy: nothing to cancel for."""
     policy = services.settings.delay_no_answer_policy
     async with services.raw_uow() as uow:
-        rows = await uow.conn.fetch(EXPIRED_CONSENTS_SQL, services.now())
-        if policy == "ACCEPT":
-            for row in rows:
-                await uow.conn.execute(
-                    "UPDATE order_lines SET delay_consent = 'DEFAULT_ACCEPTED', "
-                    "updated_at = now() WHERE id = $1",
-                    row["id"],
-                )
-                await store.insert_events(
-                    uow.conn,
-                    row["order_id"],
-                    [
-                        (
-                            row["id"],
-                            "line.delay_accepted",
-                            actor.name,
-                            {"delayConsent": "REQUESTED"},
-                            {"delayConsent": "DEFAULT_ACCEPTED", "policy": "no answer"},
-                        )
-                    ],
-                )
-            await uow.commit()
-            return len(rows)
-    done = 0
+        rows = await uow.conn.fetch(
+            EXPIRED_CONSENTS_SQL, services.now(), services.settings.delay_consent_days
+        )
+        accept = [r for r in rows if policy == "ACCEPT" or not r["still_delayed"]]
+        for row in accept:
+            await uow.conn.execute(
+                "UPDATE order_lines SET delay_consent = 'DEFAULT_ACCEPTED', "
+                "updated_at = now() WHERE id = $1",
+                row["id"],
+            )
+            await store.insert_events(
+                uow.conn,
+                row["order_id"],
+                [
+                    (
+                        row["id"],
+                        "line.delay_accepted",
+                        actor.name,
+                        {"delayConsent": "REQUESTED"},
+                        {
+                            "delayConsent": "DEFAULT_ACCEPTED",
+                            "policy": "no answer"
+                            if row["still_delayed"]
+                            else "no answer; the delay is gone",
+                        },
+                    )
+                ],
+            )
+        await uow.commit()
+    done = len(accept)
     for row in rows:
+        if policy == "ACCEPT" or not row["still_delayed"]:
+            continue
         result = await cancel(
             services,
             actor,

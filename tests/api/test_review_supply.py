@@ -7,6 +7,7 @@ import asyncio
 import base64
 import uuid
 from collections.abc import Awaitable, Iterator
+from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
@@ -20,6 +21,7 @@ from tests.api.test_supply_and_allocation import (
     PAUSE_ORDER,
     RECEIVE,
     RESPOND,
+    RUN_JOB,
     SCHEDULE_RUN,
     SET_POLICY,
     SUPPLY_QUERY,
@@ -38,7 +40,7 @@ from tests.api.test_supply_and_allocation import (
     read,
     run_job,
 )
-from tests.support import LiveServer
+from tests.support import LiveServer, live_server
 
 CANCEL_ORDER = order_mutation("cancelOrder", "CancelOrderInput")
 
@@ -446,3 +448,37 @@ async def test_a_priority_order_placed_ahead_of_promised_lines_re_promises_them_
     assert line(jumped)["deliveryEstimate"]["latest"] > late["expectedOn"]
     assert len(events(jumped, "line.delivery_delayed")) == 1
     assert (await fresh_line(server, vip))["deliveryEstimate"]["latest"] < late["expectedOn"]
+
+
+async def test_the_cancel_on_no_answer_policy_does_not_cancel_a_line_whose_delay_is_gone_again(
+    server: LiveServer,
+) -> None:
+    sku = "RV-CONSENT-GONE"
+    await product(server, sku, *backorderable(sku), price=2000)
+    po = await purchase_order(server, sku, 10, 10, supplier="RV-GONE")
+    order = await place(server, sku, 2)
+    await run_job(server, "PROMISE_NEW_LINES")
+    first = (await fresh_line(server, order))["deliveryEstimate"]
+    for when in (60, 10):  # a long slip, then the supplier makes it after all
+        moved = await server.gql(
+            UPDATE_ETA,
+            {"input": {"id": po["id"], "expectedOn": days(server, when), "reason": "news"}},
+        )
+        assert moved.data["updateSupplyEta"]["userErrors"] == []
+    back = await fresh_line(server, order)
+    assert back["delayConsent"] == "REQUESTED"
+    # within the threshold of the first promise again (a slip widens the window 3 days)
+    gap = date.fromisoformat(back["deliveryEstimate"]["latest"]) - date.fromisoformat(
+        first["latest"]
+    )
+    assert gap <= timedelta(days=14)
+
+    async with live_server(server.database_url, delay_no_answer_policy="CANCEL") as strict:
+        strict.clock.current = server.clock.current + timedelta(days=8)
+        ran = await strict.gql(RUN_JOB, {"job": "EXPIRE_DELAY_CONSENTS"})
+        assert ran.data["runScheduledJob"]["ran"] is True
+
+    kept = await fresh_line(server, order)
+    assert kept["status"] == "WAITING"
+    assert kept["delayConsent"] == "DEFAULT_ACCEPTED"
+    assert kept["paymentSummary"]["refunded"]["amountMinor"] == 0
