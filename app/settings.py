@@ -59,7 +59,13 @@ class Settings(BaseSettings):
     pdp_cache_seconds: float = Field(
         default=1.0,
         description="Anonymous catalog reads (PDP) are cached this long per replica and "
-        "dropped at once on any inventory change (0 = off).",
+        "dropped on any inventory change (at once, or within OMS_NOTIFY_COALESCE_MS after a "
+        "placement; 0 = off).",
+    )
+    notify_coalesce_ms: float = Field(
+        default=20.0,
+        description="Placements' inventory NOTIFYs are sent after COMMIT, one per this many "
+        "milliseconds per replica for all SKUs placed in it (0 = right after each COMMIT).",
     )
     persisted_queries: bool = Field(
         default=True,

@@ -11,6 +11,7 @@ import asyncpg
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.settings import Settings
+from app.storage.notify import INVENTORY_CHANNEL, CoalescingNotifier
 from app.storage.uow import RawUnitOfWork, UnitOfWork, make_session_factory
 
 
@@ -57,6 +58,11 @@ class Services:
         self.session_factory = make_session_factory(engine)
         self.clock = clock
         self.store_tz = ZoneInfo(settings.store_timezone)
+        # Placement's inventory wake-ups, sent after COMMIT, one per window (started by the
+        # app's lifespan; not started, each is sent right after its COMMIT).
+        self.inventory_notifier = CoalescingNotifier(
+            write_pool, INVENTORY_CHANNEL, settings.notify_coalesce_ms / 1000
+        )
 
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self.session_factory)

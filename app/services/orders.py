@@ -40,7 +40,6 @@ from app.services.results import Actor, Result, ServiceError
 from app.storage import orders as store
 from app.storage.allocation import lock_pools, unallocate
 from app.storage.inventory import SkuRecord
-from app.storage.notify import INVENTORY_CHANNEL
 
 
 class OrderErrorCode:
@@ -339,7 +338,6 @@ async def place_order(
                 # COMMIT, in one message.
                 if not await tx.reserve_and_commit(reservations):
                     raise _LostRace
-                return Result(placed)
         except (_LostRace, DeadlockDetectedError, SerializationError):
             await journal.compensate()
             continue
@@ -349,6 +347,10 @@ async def place_order(
         except BaseException:
             await journal.compensate()
             raise
+        # Committed (and outside the journal's reach): the wake-up for the replicas' caches
+        # goes out after COMMIT, coalesced with other placements' (one NOTIFY per window).
+        await services.inventory_notifier.committed(skus)
+        return Result(placed)
     last_errors = [
         ServiceError(("input", "lines"), "SOLD_OUT", "Stock changed while placing; try again.")
     ]
@@ -454,7 +456,7 @@ async def _write(
     gateway: PaymentGateway,
     scope: str,
 ) -> tuple[Placed, list[tuple[int, int]]]:
-    """Everything but the reservation: the order, its lines, payments, events, NOTIFYs.
+    """Everything but the reservation: the order, its lines, payments and events.
     Returns the placed order and the pool updates ``(pool_id, quantity)`` to make last, in
     the fixed lock order (SKU, then CHANNEL, READY, PRE_ORDER, BACKORDER)."""
     now = services.now()
@@ -546,7 +548,6 @@ async def _write(
         lines=lines,
         payments=payments,
         gateway=gateway.name,
-        notify_channel=INVENTORY_CHANNEL,
         # A storefront cannot prove who the customer is: an e-mail typed at checkout must not
         # buy priority handling. Channel integrations and ops can.
         trust_customer=actor.has_scope("ops")

@@ -366,7 +366,7 @@ WITH cust AS (
                || lpad(n::text, greatest(6, length(n::text)), '0'),
            $1, $2, $3, $4, $5, $6::jsonb, $7,
            ARRAY(SELECT DISTINCT t FROM unnest(
-                     $8::text[] || CASE WHEN cust.priority AND $41 THEN ARRAY['PRIORITY']
+                     $8::text[] || CASE WHEN cust.priority AND $39 THEN ARRAY['PRIORITY']
                                         ELSE '{{}}' END
                  ) AS t ORDER BY t),
            $9, $10, $11, $12, $13, $14
@@ -410,11 +410,8 @@ WITH cust AS (
 ), idem AS (
     UPDATE idempotency_keys SET order_id = (SELECT id FROM o)
     WHERE scope = $37 AND key = $38
-), wake AS (
-    SELECT pg_notify($39, s) FROM unnest($40::text[]) AS s
 )
-SELECT o.*, (SELECT count(*) FROM wake) AS notified,
-       ARRAY(SELECT id FROM l ORDER BY line_no, sub_no) AS line_ids
+SELECT o.*, ARRAY(SELECT id FROM l ORDER BY line_no, sub_no) AS line_ids
 FROM o
 """
 
@@ -440,12 +437,12 @@ async def insert_bundle(
     lines: Sequence[NewLine],
     payments: Sequence[NewPayment],
     gateway: str,
-    notify_channel: str,
     trust_customer: bool,
 ) -> asyncpg.Record:
-    """Customer, order, lines, payment entries, events, the key's order and the NOTIFYs:
-    one statement, one round trip. The row is the order's (``ORDER_COLUMNS``) plus
-    ``line_ids``: the new lines' ids by line and sub-line number."""
+    """Customer, order, lines, payment entries, events and the key's order: one statement,
+    one round trip. The row is the order's (``ORDER_COLUMNS``) plus ``line_ids``: the new
+    lines' ids by line and sub-line number. No NOTIFY: the caller hands the SKUs to the
+    ``CoalescingNotifier`` after COMMIT."""
     row: asyncpg.Record | None = await conn.fetchrow(
         BUNDLE_SQL,
         channel,
@@ -486,8 +483,6 @@ async def insert_bundle(
         [p.note for p in payments],
         scope,
         idempotency_key,
-        notify_channel,
-        sorted({x.sku for x in lines}),
         trust_customer,
     )
     assert row is not None

@@ -133,6 +133,8 @@ def create_app(
         listener = ChangeListener(database_url, (INVENTORY_CHANNEL,), on_change, on_listener_state)
         listener.start()
         app.state.listener = listener
+        # Placements' inventory wake-ups: one NOTIFY per window, after COMMIT.
+        svc.inventory_notifier.start()
         scheduler: asyncio.Task[None] | None = None
         if settings.scheduler_seconds > 0:
             scheduler = asyncio.create_task(run_forever(svc, settings.scheduler_seconds))
@@ -145,6 +147,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await scheduler
             await listener.stop()
+            await svc.inventory_notifier.stop()  # sends what is still pending
             POOLS.engines.pop(engine_key, None)
             POOLS.read_pools.pop(engine_key, None)
             await read_pool.close()
