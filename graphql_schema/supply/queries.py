@@ -58,7 +58,9 @@ class SupplyQueries:
         if not 0 < first <= MAX_PAGE:
             raise PublicError(f"first must be between 1 and {MAX_PAGE}.", "INVALID_PAGE")
         cursor = decode_cursor("supply", after)
-        after_id = int(cursor) if cursor and cursor.isdigit() else None
+        # ASCII digits only ("²".isdigit() too) and within bigint, else a bad cursor
+        digits = cursor is not None and cursor.isascii() and cursor.isdigit()
+        after_id = int(cursor) if digits and cursor and len(cursor) < 19 else None
         if cursor is not None and after_id is None:
             raise PublicError("Invalid cursor.", "INVALID_CURSOR")
         rows = await supply_service.supply_page(

@@ -15,6 +15,7 @@ import pytest
 
 from app.services.invariants import check
 from app.storage.database import to_asyncpg_dsn
+from graphql_schema.relay import encode_cursor
 from tests.api.test_supply_and_allocation import (
     ATP,
     CREATE_PO,
@@ -482,3 +483,14 @@ async def test_the_cancel_on_no_answer_policy_does_not_cancel_a_line_whose_delay
     assert kept["status"] == "WAITING"
     assert kept["delayConsent"] == "DEFAULT_ACCEPTED"
     assert kept["paymentSummary"]["refunded"]["amountMinor"] == 0
+
+
+async def test_a_supply_cursor_past_bigint_or_with_unicode_digits_is_invalid_cursor_not_an_unexpected_error(
+    server: LiveServer,
+) -> None:
+    for value in ("9" * 30, "\u00b2", "\u0663"):
+        cursor = encode_cursor("supply", value)
+        result = await server.gql(
+            "query($after: String) { supply(after: $after) { nodes { id } } }", {"after": cursor}
+        )
+        assert [e["extensions"]["code"] for e in result.errors] == ["INVALID_CURSOR"], value
