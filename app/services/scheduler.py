@@ -13,6 +13,7 @@ before the goods ship).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import zlib
 from collections.abc import Awaitable, Callable
@@ -114,16 +115,19 @@ async def run_job(services: Services, job: Job, actor: Actor = SYSTEM) -> tuple[
     return True, result
 
 
-async def run_forever(services: Services, interval: float) -> None:
-    """The in-process scheduler loop of one replica; errors are logged, never fatal."""
-    while True:
+async def run_forever(services: Services, interval: float, stopping: asyncio.Event) -> None:
+    """The in-process scheduler loop of one replica; errors are logged, never fatal. It stops
+    between jobs once ``stopping`` is set (a job is never cancelled half-way through its
+    transaction)."""
+    while not stopping.is_set():
         for job in Job:
+            if stopping.is_set():
+                return
             try:
                 ran, result = await run_job(services, job)
                 if ran and result:
                     log.info("scheduled job ran", extra={"job": job.value, "result": result})
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 log.exception("scheduled job failed", extra={"job": job.value})
-        await asyncio.sleep(interval)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), interval)

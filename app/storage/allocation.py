@@ -27,7 +27,7 @@ import asyncpg
 LOCK_POOLS_SQL = """
 SELECT 1 FROM inventory_pools ip JOIN products p ON p.id = ip.product_id
 WHERE ip.product_id = ANY($1::uuid[])
-ORDER BY p.sku,
+ORDER BY p.sku COLLATE "C",  -- the order placement sorts SKUs in (code points)
          CASE ip.kind WHEN 'CHANNEL' THEN 0 WHEN 'READY' THEN 1 WHEN 'PRE_ORDER' THEN 2
                       WHEN 'BACKORDER' THEN 3 ELSE 4 END,
          ip.channel_code NULLS FIRST, ip.id

@@ -136,16 +136,22 @@ def create_app(
         # Placements' inventory wake-ups: one NOTIFY per window, after COMMIT.
         svc.inventory_notifier.start()
         scheduler: asyncio.Task[None] | None = None
+        stopping = asyncio.Event()
         if settings.scheduler_seconds > 0:
-            scheduler = asyncio.create_task(run_forever(svc, settings.scheduler_seconds))
+            scheduler = asyncio.create_task(run_forever(svc, settings.scheduler_seconds, stopping))
         log.info("service_started", database=redact(database_url))
         try:
             yield
         finally:
             if scheduler is not None:
-                scheduler.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await scheduler
+                # let a running job finish its transaction; cancel only a stuck one
+                stopping.set()
+                try:
+                    await asyncio.wait_for(asyncio.shield(scheduler), 30)
+                except TimeoutError:
+                    scheduler.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await scheduler
             await listener.stop()
             await svc.inventory_notifier.stop()  # sends what is still pending
             POOLS.engines.pop(engine_key, None)
