@@ -17,7 +17,7 @@ from app.domain.availability import (
     render_message,
     resolve,
 )
-from app.domain.estimates import Handling, SupplyKind, SupplySource, estimate_line
+from app.domain.estimates import Handling, estimate_line
 from app.services.container import Services
 from app.services.inventory import MAX_UNITS
 from app.services.results import CatalogErrorCode, Result
@@ -179,10 +179,7 @@ def _waiting_delivery(
     """The window the next customer gets: behind every unit already waiting, against the
     supply schedule (the same rule that promises the waiting lines)."""
     snap = record.snapshot
-    sources: list[SupplySource] = []
-    if record.free_on_hand and not snap.is_released(today):
-        sources.append(SupplySource(None, SupplyKind.ON_HAND, record.free_on_hand, today))
-    sources.extend(record.supply)
+    sources = record.supply_sources(today)
     waiting = sum(p.quantity for p in res.split if p.state is res.state) or res.requested
     handling = Handling(handling_days, region.transit_min_days, region.transit_max_days)
     est = estimate_line(record.waiting_units, waiting, sources, today, handling, snap.release_date)

@@ -363,25 +363,15 @@ def live_estimate(
     region: RegionTransit | None,
     services: Services,
 ) -> Estimate:
-    """A line's window computed now from the SKU snapshot, for a line the promise job has not
-    promised yet (placement stays short: its first promise is recorded moments later)."""
+    """A line's window computed now from the SKU snapshot: for a line the promise job has not
+    promised yet (placement stays short: its first promise is recorded moments later) and for
+    the next customer on the PDP (``units_ahead``: all the waiting units)."""
     today = services.today()
-    sources: list[SupplySource] = []
-    if record.free_on_hand:
-        sources.append(SupplySource(None, SupplyKind.ON_HAND, record.free_on_hand, today))
-    sources.extend(record.supply)
     return estimate_line(
         units_ahead,
         remaining,
-        sources,
+        record.supply_sources(today),
         today,
         _handling(services, region),
         record.snapshot.release_date,
     )
-
-
-def next_customer(
-    record: SkuRecord, quantity: int, region: RegionTransit | None, services: Services
-) -> Estimate:
-    """The window the next customer asking for ``quantity`` would be promised now."""
-    return live_estimate(record, record.waiting_units, quantity, region, services)

@@ -19,7 +19,7 @@ from typing import Any
 import asyncpg
 import orjson
 
-from app.domain.estimates import SupplyKind, SupplySource, available_to_promise
+from app.domain.estimates import available_to_promise
 from app.services import promises
 from app.services.allocation import settle
 from app.services.container import Services
@@ -651,13 +651,9 @@ def atp_for(record: SkuRecord, today: date, channel: str | None) -> list[Promise
         cap_remaining = None if back.cap is None else max(0, back.cap - back.committed)
     else:
         cap_remaining = 0
-    held = record.free_on_hand if not released else 0
-    sources = list(record.supply)
-    if held:
-        sources.insert(0, SupplySource(None, SupplyKind.ON_HAND, held, today))
     entries = available_to_promise(
         free_now,
-        sources,
+        record.supply_sources(today),
         record.waiting_units,
         today,
         cap_remaining=cap_remaining,

@@ -90,6 +90,16 @@ class SkuRecord:
         )
         return max(0, counted - self.snapshot.reserved)
 
+    def supply_sources(self, today: date) -> list[SupplySource]:
+        """What waiting demand is served from, in the estimates' terms: before the release,
+        the stock on hand held for the launch, then the open supply. (Once released, free
+        stock goes to the waiting lines at once, so there is none left to count.)"""
+        sources: list[SupplySource] = []
+        if not self.snapshot.is_released(today) and self.free_on_hand:
+            sources.append(SupplySource(None, SupplyKind.ON_HAND, self.free_on_hand, today))
+        sources.extend(self.supply)
+        return sources
+
     @property
     def free_on_hand(self) -> int:
         """On hand and promised to nobody (before launch: held for the pre-orders)."""
