@@ -19,7 +19,7 @@ from app.domain.estimates import Accuracy, promise_accuracy
 from app.domain.placement import PaymentKind
 from app.services.allocation import settle
 from app.services.container import Services
-from app.services.orders import cancel, token_matches
+from app.services.orders import GatewayJournal, cancel, token_matches
 from app.services.payments import LedgerGateway, PaymentGateway
 from app.services.results import Actor, Result
 from app.storage import orders as store
@@ -355,8 +355,24 @@ async def dispatch(
 ) -> Result[Changed]:
     """Ship READY lines and fully allocated released lines: stock leaves the location, the
     units leave their pools, and what is due at dispatch is captured (a deposit's balance,
-    an authorization)."""
-    gateway = gateway or LedgerGateway()
+    an authorization). If the dispatch fails after a capture (a later capture declined, any
+    error), the captures already taken are refunded, as at placement."""
+    journal = GatewayJournal(gateway or LedgerGateway())
+    try:
+        return await _dispatch(services, actor, order_id, line_ids, location, journal)
+    except BaseException:
+        await journal.compensate()
+        raise
+
+
+async def _dispatch(
+    services: Services,
+    actor: Actor,
+    order_id: Any,
+    line_ids: list[int] | None,
+    location: str | None,
+    gateway: PaymentGateway,
+) -> Result[Changed]:
     today = services.today()
     async with services.raw_uow() as uow:
         conn = uow.conn

@@ -1250,3 +1250,62 @@ async def test_supply_mutations_need_the_ops_scope_and_a_storefront_or_no_key_ch
 async def test_after_all_of_the_above_no_invariant_is_violated(server: LiveServer) -> None:
     violations = await check(server.services)
     assert violations == [], [str(v) for v in violations]
+
+
+class _DeclineSecondCapture:
+    """A PSP that approves everything but the second capture it is asked for."""
+
+    name = "ledger"
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int, str | None]] = []
+
+    async def execute(
+        self, kind: Any, amount_minor: int, currency: str, reference: str | None
+    ) -> Any:
+        from app.services.payments import GatewayResult
+
+        self.calls.append((str(kind), amount_minor, reference))
+        captures = [c for c in self.calls if c[0] == "CAPTURE"]
+        declined = str(kind) == "CAPTURE" and len(captures) == 2
+        return GatewayResult(f"psp-{len(self.calls)}", approved=not declined, message="no")
+
+
+async def test_a_dispatch_whose_second_capture_is_declined_refunds_the_first_and_ships_nothing(
+    server: LiveServer,
+) -> None:
+    from app.services.queue import PaymentFailed, dispatch
+    from app.services.results import SYSTEM
+
+    terms = ", paymentTerms: {kind: DEPOSIT, depositPercent: 20}"
+    for sku in ("SA-DECL-1", "SA-DECL-2"):
+        await product(server, sku, *backorderable(sku, stock=0, terms=terms), price=1000)
+    data = {
+        "idempotencyKey": str(uuid.uuid4()),
+        "channel": "webstore",
+        "customer": {"email": "decl@example.com", "name": "D"},
+        "shippingAddress": {"region": "EU"},
+        "lines": [{"sku": "SA-DECL-1", "quantity": 1}, {"sku": "SA-DECL-2", "quantity": 1}],
+    }
+    order = (await server.gql(PLACE, {"input": data})).data["placeOrder"]["order"]
+    await received(server, "SA-DECL-1", 1)
+    await received(server, "SA-DECL-2", 1)
+    gateway = _DeclineSecondCapture()
+    with pytest.raises(PaymentFailed):
+        await dispatch(
+            server.services, SYSTEM, uuid.UUID(_raw_id(order["id"])), None, None, gateway
+        )
+    # the balance of the first line was captured, the second declined: the first is refunded
+    assert [(c[0], c[1]) for c in gateway.calls] == [
+        ("CAPTURE", 800),
+        ("CAPTURE", 800),
+        ("REFUND", 800),
+    ]
+    assert gateway.calls[2][2] == "psp-1"
+    fresh = await read(server, order)
+    assert [x["status"] for x in fresh["lines"]] == ["ALLOCATED", "ALLOCATED"]
+    assert not [p for p in fresh["payments"] if p["note"] == "balance captured at dispatch"]
+
+
+def _raw_id(global_id: str) -> str:
+    return base64.urlsafe_b64decode(global_id).decode().split(":", 1)[1]
