@@ -24,12 +24,12 @@ from app.services import promises
 from app.services.allocation import settle
 from app.services.container import Services
 from app.services.inventory import MAX_UNITS
+from app.services.orders import clean_text
 from app.services.results import Actor, Result, ServiceError
 from app.storage.allocation import lock_pools
 from app.storage.inventory import SkuRecord, fetch_records
 from app.storage.notify import INVENTORY_CHANNEL
 
-MAX_TEXT = 1000
 MAX_RUN_DAYS = 3660
 MAX_LEAD_DAYS = 3660
 
@@ -50,9 +50,10 @@ E = SupplyErrorCode
 
 
 def _text_ok(value: str | None, required: bool = False) -> bool:
-    if value is None:
-        return not required
-    return (not required or bool(value.strip())) and len(value) <= MAX_TEXT and "\x00" not in value
+    """``clean_text`` (no NUL, at most ``MAX_TEXT``), and not blank when required."""
+    if required and (value is None or not value.strip()):
+        return False
+    return clean_text(value)
 
 
 @dataclass(frozen=True)
