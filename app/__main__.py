@@ -81,19 +81,27 @@ def cmd_export_schema(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_settings_table(args: argparse.Namespace, settings: Settings) -> int:
+    from app.settings import settings_table
+
+    print(settings_table(), end="")
+    return 0
+
+
 def cmd_create_api_key(args: argparse.Namespace, settings: Settings) -> int:
     from app.services.auth import create_api_key
     from app.services.container import Services
-    from app.storage.database import create_engine
+    from app.storage.readpool import create_read_pool
 
     url = _prepare_database(settings, demo=False)
 
     async def create() -> str:
-        engine = create_engine(url, settings, pool_size=1, max_overflow=0)
+        pool = await create_read_pool(url, 1, name="preorder-oms-cli")
         try:
-            new = await create_api_key(Services(engine, settings), args.name, args.scope)
+            services = Services(settings, read_pool=pool, write_pool=pool)
+            new = await create_api_key(services, args.name, args.scope)
         finally:
-            await engine.dispose()
+            await pool.close()
         return new.key
 
     try:
@@ -109,23 +117,18 @@ def cmd_check_invariants(args: argparse.Namespace, settings: Settings) -> int:
     """One line per violation; exit 1 when any error is left, 0 otherwise (docs/invariants.md)."""
     from app.services.container import Services
     from app.services.invariants import PoolRepair, Violation, check, repair_counters
-    from app.storage.database import create_engine
     from app.storage.readpool import create_read_pool
 
     url = _prepare_database(settings, demo=False)
 
     async def run() -> tuple[list[PoolRepair], list[Violation]]:
-        engine = create_engine(url, settings, pool_size=1, max_overflow=0)
+        pool = await create_read_pool(url, 1, name="preorder-oms-check")
         try:
-            read_pool = await create_read_pool(url, 1, name="preorder-oms-check")
-            try:
-                services = Services(engine, settings, read_pool=read_pool)
-                repaired = await repair_counters(services) if args.repair else []
-                return repaired, await check(services)
-            finally:
-                await read_pool.close()
+            services = Services(settings, read_pool=pool, write_pool=pool)
+            repaired = await repair_counters(services) if args.repair else []
+            return repaired, await check(services)
         finally:
-            await engine.dispose()
+            await pool.close()
 
     repaired, violations = asyncio.run(run())
     for r in repaired:
@@ -174,6 +177,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="first recompute drifted pool counters from order lines (audited)",
     )
     inv.set_defaults(func=cmd_check_invariants)
+    sub.add_parser(
+        "settings-table", help="print the README's table of OMS_* settings"
+    ).set_defaults(func=cmd_settings_table)
     export = sub.add_parser("export-schema", help="write graphql_schema/schema.graphql")
     export.add_argument("--output", default=None)
     export.set_defaults(func=cmd_export_schema)

@@ -1,4 +1,6 @@
-"""Prometheus metrics: HTTP and GraphQL requests, database pool usage."""
+"""Prometheus metrics: HTTP and GraphQL requests, compiled trusted documents, database pool
+usage. Every label takes values from a fixed set (operation names of trusted documents and of
+the schema's own operations, reasons named in code), never from raw input."""
 
 from __future__ import annotations
 
@@ -8,7 +10,6 @@ import asyncpg
 from prometheus_client import Counter, Histogram
 from prometheus_client.core import REGISTRY, GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 HTTP_REQUESTS = Counter(
     "oms_http_requests_total", "HTTP requests by route and status.", ["method", "route", "status"]
@@ -34,35 +35,36 @@ PDP_CACHE = Counter(
 )
 
 
+COMPILED_FALLBACKS = Counter(
+    "oms_compiled_fallbacks_total",
+    "Requests for a compiled trusted document that the GraphQL executor answered instead, "
+    "by document and reason (variables, auth, handoff, plan).",
+    ["document", "reason"],
+)
+UNCOMPILED_DOCUMENTS = Counter(
+    "oms_uncompiled_documents_total",
+    "Trusted documents the compiler could not compile at start-up (answered by the executor).",
+    ["document"],
+)
+
+
 class PoolCollector(Collector):
-    """Reads the SQLAlchemy pool of every live engine at scrape time."""
+    """Reads every live asyncpg pool at scrape time, by name (read, write)."""
 
     def __init__(self) -> None:
-        self.engines: dict[str, AsyncEngine] = {}
-        self.read_pools: dict[str, asyncpg.Pool] = {}
+        self.pools: dict[str, asyncpg.Pool] = {}
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        size = GaugeMetricFamily("oms_db_pool_size", "Configured pool size.", labels=["engine"])
+        size = GaugeMetricFamily("oms_db_pool_size", "Configured pool size.", labels=["pool"])
         checked_out = GaugeMetricFamily(
-            "oms_db_pool_checked_out", "Connections in use.", labels=["engine"]
+            "oms_db_pool_checked_out", "Connections in use.", labels=["pool"]
         )
-        idle = GaugeMetricFamily("oms_db_pool_idle", "Idle pooled connections.", labels=["engine"])
-        overflow = GaugeMetricFamily(
-            "oms_db_pool_overflow", "Connections beyond the pool size.", labels=["engine"]
-        )
-        for name, engine in self.engines.items():
-            pool = engine.sync_engine.pool
-            size.add_metric([name], float(getattr(pool, "size", lambda: 0)()))
-            checked_out.add_metric([name], float(getattr(pool, "checkedout", lambda: 0)()))
-            idle.add_metric([name], float(getattr(pool, "checkedin", lambda: 0)()))
-            overflow.add_metric([name], float(max(0, getattr(pool, "overflow", lambda: 0)())))
-        for name, pool in self.read_pools.items():
-            label = [f"{name}-read"]
-            size.add_metric(label, float(pool.get_max_size()))
-            checked_out.add_metric(label, float(pool.get_size() - pool.get_idle_size()))
-            idle.add_metric(label, float(pool.get_idle_size()))
-            overflow.add_metric(label, 0.0)
-        yield from (size, checked_out, idle, overflow)
+        idle = GaugeMetricFamily("oms_db_pool_idle", "Idle pooled connections.", labels=["pool"])
+        for name, pool in self.pools.items():
+            size.add_metric([name], float(pool.get_max_size()))
+            checked_out.add_metric([name], float(pool.get_size() - pool.get_idle_size()))
+            idle.add_metric([name], float(pool.get_idle_size()))
+        yield from (size, checked_out, idle)
 
 
 POOLS = PoolCollector()

@@ -35,16 +35,14 @@ class Settings(BaseSettings):
     log_json: bool = Field(
         default=True, description="JSON log lines (false: human-readable console lines)."
     )
-    db_pool_size: int = Field(default=20, description="Connections kept in the pool per replica.")
-    db_max_overflow: int = Field(
-        default=20, description="Extra connections the pool may open under load."
-    )
     db_read_pool_size: int = Field(
-        default=10, description="Raw asyncpg connections for hot reads (PDP), per replica."
+        default=10,
+        description="Connections per replica for reads outside a transaction (PDP, orders).",
     )
     db_write_pool_size: int = Field(
         default=40,
-        description="Raw asyncpg connections for order placement (one transaction each).",
+        description="Connections per replica for the use cases' transactions (placement, "
+        "admin writes, jobs).",
     )
     idempotency_hours: float = Field(
         default=24.0, description="How long placement idempotency keys are kept."
@@ -70,9 +68,6 @@ class Settings(BaseSettings):
     persisted_queries: bool = Field(
         default=True,
         description="Accept automatic persisted queries (APQ) besides the trusted documents.",
-    )
-    db_pool_timeout: float = Field(
-        default=10.0, description="Seconds to wait for a pooled connection."
     )
     store_timezone: str = Field(
         default="UTC",
@@ -118,6 +113,22 @@ class Settings(BaseSettings):
         description="Pausing a line keeps its ring-fenced units (else they go to the next "
         "in line at once).",
     )
+
+
+def settings_table() -> str:
+    """The README's table of settings (``python -m app settings-table``)."""
+    rows = ["| Variable | Default | Meaning |", "| --- | --- | --- |"]
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        shown = (
+            "unset"
+            if default is None
+            else str(default).lower()
+            if isinstance(default, bool)
+            else str(default)
+        )
+        rows.append(f"| `OMS_{name.upper()}` | `{shown}` | {field.description} |")
+    return "\n".join(rows) + "\n"
 
 
 @lru_cache(maxsize=1)

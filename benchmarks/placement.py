@@ -43,8 +43,8 @@ import asyncpg
 import uvloop
 
 from app.storage.database import to_asyncpg_dsn
+from app.storage.inventory import RESERVE_SQL
 from app.storage.migrate import upgrade_to_head
-from app.storage.orders import RESERVE_SQL
 from app.web.documents import TRUSTED_DIR, sha256
 from benchmarks.harness import (
     ROOT,

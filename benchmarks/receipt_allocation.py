@@ -40,9 +40,10 @@ from app.services import promises
 from app.services.container import Services
 from app.settings import Settings
 from app.storage.allocation import allocate, free_units, lock_pools
-from app.storage.database import create_engine, to_asyncpg_dsn
+from app.storage.database import to_asyncpg_dsn
 from app.storage.inventory import recompute_ready_raw
 from app.storage.migrate import upgrade_to_head
+from app.storage.readpool import create_read_pool
 from benchmarks.harness import benchmark_database
 
 RECEIVED_SHARE = 0.60
@@ -123,7 +124,7 @@ WHERE l.id = p.id
 """
 
 VACUUM_SQL = (
-    "VACUUM (ANALYZE) order_lines, inventory_pools, allocations, order_events, line_promises, "
+    "VACUUM (ANALYZE) order_lines, inventory_pools, allocations, events, line_promises, "
     "products, stock_levels"
 )
 
@@ -219,9 +220,9 @@ async def one_run(conn: asyncpg.Connection, services: Services, receipts: Receip
 
 async def measure(url: str, runs: int, skus: int, per_sku: int) -> tuple[Receipts, list[Run]]:
     settings = Settings(database_url=url, store_timezone="UTC")
-    engine = create_engine(url, settings, pool_size=1, max_overflow=0)
     now = datetime.now(UTC)
-    services = Services(engine, settings, clock=lambda: now)
+    pool = await create_read_pool(url, 1, name="receipt-benchmark-reference")
+    services = Services(settings, clock=lambda: now, read_pool=pool, write_pool=pool)
     conn = await asyncpg.connect(to_asyncpg_dsn(url))
     try:
         receipts = await seed(conn, services, skus, per_sku)
@@ -229,7 +230,7 @@ async def measure(url: str, runs: int, skus: int, per_sku: int) -> tuple[Receipt
         return receipts, [await one_run(conn, services, receipts) for _ in range(runs)]
     finally:
         await conn.close()
-        await engine.dispose()
+        await pool.close()
 
 
 def main() -> None:

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from strawberry.dataloader import DataLoader
 
-from app.services import availability, catalog, inventory, orders, queue, supply
-from app.services.availability import ReferenceData
+from app.services import catalog, supply
 from app.services.container import Services
+from app.services.orders import reads as order_reads
+from app.services.reference import ReferenceData, load_reference
 from app.services.results import Actor
+from app.storage.catalog import ProductRow
 from app.storage.inventory import SkuRecord
-from app.storage.tables import Product
 
 
 @dataclass
@@ -21,7 +23,7 @@ class Loaders:
     """One batch per relation a list can ask for; created fresh for every request."""
 
     services: Services
-    product_by_sku: DataLoader[str, Product | None] = field(init=False)
+    product_by_sku: DataLoader[str, ProductRow | None] = field(init=False)
     record_by_sku: DataLoader[str, SkuRecord | None] = field(init=False)
     reference_data: DataLoader[str, ReferenceData] = field(init=False)
     order_by_id: DataLoader[Any, Any] = field(init=False)
@@ -35,20 +37,20 @@ class Loaders:
     def __post_init__(self) -> None:
         services = self.services
 
-        async def load_products(skus: list[str]) -> list[Product | None]:
+        async def load_products(skus: list[str]) -> list[ProductRow | None]:
             return await catalog.load_products(services, skus)
 
         async def load_records(skus: list[str]) -> list[SkuRecord | None]:
-            found = await inventory.load_records(services, skus)
+            found = await catalog.load_records(services, skus)
             return [found.get(sku) for sku in skus]
 
-        async def load_reference(keys: list[str]) -> list[ReferenceData]:
-            data = await availability.load_reference_data(services)
+        async def load_reference_data(keys: list[str]) -> list[ReferenceData]:
+            data = await load_reference(services)
             return [data for _ in keys]
 
         self.product_by_sku = DataLoader(load_fn=load_products)
         self.record_by_sku = DataLoader(load_fn=load_records)
-        self.reference_data = DataLoader(load_fn=load_reference)
+        self.reference_data = DataLoader(load_fn=load_reference_data)
 
         def grouped(
             fetch: Callable[[Services, list[Any]], Awaitable[dict[Any, Any]]], default: Any
@@ -59,17 +61,24 @@ class Loaders:
 
             return DataLoader(load_fn=load)
 
-        self.order_by_id = grouped(orders.load_orders, None)
-        self.lines_by_order = grouped(orders.load_lines, [])
-        self.payments_by_order = grouped(orders.load_payments, [])
-        self.events_by_order = grouped(orders.load_events, [])
-        self.promises_by_line = grouped(queue.load_promises, [])
+        self.order_by_id = grouped(order_reads.load_orders, None)
+        self.lines_by_order = grouped(order_reads.load_lines, [])
+        self.payments_by_order = grouped(order_reads.load_payments, [])
+        self.events_by_order = grouped(order_reads.load_events, [])
+        self.promises_by_line = grouped(order_reads.load_promises, [])
         self.supply_by_id = grouped(supply.supply_by_id, None)
         self.supply_history = grouped(supply.supply_history, [])
 
     async def reference(self) -> ReferenceData:
         """Regions and channels: loaded once per request however many fields ask."""
         return await self.reference_data.load("all")
+
+    def orders_changed(self) -> None:
+        """A mutation changed orders: nothing this request loaded of them is current."""
+        self.order_by_id.clear_all()
+        self.lines_by_order.clear_all()
+        self.payments_by_order.clear_all()
+        self.events_by_order.clear_all()
 
 
 @dataclass
@@ -82,6 +91,8 @@ class Context:
     connection_params: dict[str, Any] | None = None
     actor: Actor | None = None
     actor_resolved: bool = False
+    actor_lookup: asyncio.Future[Actor | None] | None = None
+    key_refused: bool = False
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

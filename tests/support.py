@@ -21,13 +21,13 @@ from app.services.container import Services
 from app.services.demo import load_reference_data
 from app.settings import Settings
 from app.storage.database import (
-    create_engine,
     database_name,
     start_embedded_server,
     to_asyncpg_dsn,
     with_database,
 )
 from app.storage.migrate import upgrade_to_head_async
+from app.storage.readpool import create_read_pool
 from app.web.app import create_app
 
 
@@ -92,11 +92,11 @@ async def build_template(admin_url: str, name: str) -> str:
     url = await create_database(admin_url, name)
     await upgrade_to_head_async(url)
     settings = Settings(database_url=url)
-    engine = create_engine(url, settings, pool_size=1, max_overflow=0)
+    pool = await create_read_pool(url, 1, name="oms-test-template")
     try:
-        await load_reference_data(Services(engine, settings))
+        await load_reference_data(Services(settings, read_pool=pool, write_pool=pool))
     finally:
-        await engine.dispose()
+        await pool.close()
     return url
 
 
@@ -168,8 +168,6 @@ async def live_server(database_url: str, **settings_overrides: Any) -> AsyncIter
         log_json=True,
         access_log=False,
         **{
-            "db_pool_size": 10,
-            "db_max_overflow": 20,
             "db_write_pool_size": 64,
             "pdp_cache_seconds": 0,
             # jobs run when a test asks (runScheduledJob), so dates are the test's clock

@@ -33,6 +33,12 @@ class PaymentTerms(StrEnum):
     AUTHORIZE = "AUTHORIZE"  # authorize now, capture at dispatch
 
 
+MAX_UNITS = 100_000_000
+"""Upper bound for any unit count: stock, deltas, caps, safety stock, holds, order quantities.
+
+Far above any real SKU, far below PostgreSQL's ``int`` range, so sums of counters stay in it.
+"""
+
 BUTTON_LABELS: dict[AvailabilityState, str] = {
     AvailabilityState.IN_STOCK: "Add to cart",
     AvailabilityState.PRE_ORDER: "Pre-order",

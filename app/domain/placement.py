@@ -6,18 +6,13 @@ re-plans from a fresh snapshot when one of them loses a race.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
-from app.domain.availability import ChannelHold, Counter, PaymentTerms, PoolKind, SkuSnapshot
-
-
-class LineState(StrEnum):
-    READY = "READY"
-    PRE_ORDER = "PRE_ORDER"
-    BACKORDER = "BACKORDER"
+from app.domain.availability import ChannelHold, Counter, PoolKind, SkuSnapshot
+from app.domain.lines import LineState
 
 
 class PlacementErrorCode(StrEnum):
@@ -163,49 +158,26 @@ def consume(snapshot: SkuSnapshot, plan: LinePlan) -> SkuSnapshot:
     )
 
 
-class PaymentKind(StrEnum):
-    AUTHORIZE = "AUTHORIZE"
-    CAPTURE = "CAPTURE"
-    REFUND = "REFUND"
-    VOID = "VOID"
-    REAUTHORIZE = "REAUTHORIZE"
+def order_tags(
+    states: Iterable[LineState], limited_run: bool, channel_priority: bool
+) -> frozenset[str]:
+    """The tags an order gets at placement: PREORDER and BACKORDER when it has such lines,
+    LIMITED_RUN when any of its products is one, PRIORITY when its channel is a priority
+    channel. (A priority customer adds PRIORITY too: that is known only to the database,
+    at the write, and only trusted callers may claim a customer; see placement.)"""
+    present = set(states)
+    tags = set()
+    if LineState.PRE_ORDER in present:
+        tags.add("PREORDER")
+    if LineState.BACKORDER in present:
+        tags.add("BACKORDER")
+    if limited_run:
+        tags.add("LIMITED_RUN")
+    if channel_priority:
+        tags.add("PRIORITY")
+    return frozenset(tags)
 
 
-@dataclass(frozen=True)
-class PaymentStep:
-    """What to do with the gateway at placement for one line, and what stays due."""
-
-    kind: PaymentKind
-    amount_minor: int
-    due_at_dispatch_minor: int
-
-
-def payment_at_placement(
-    state: LineState,
-    terms: PaymentTerms,
-    amount_minor: int,
-    quantity: int,
-    deposit_percent: float | None,
-    deposit_minor_per_unit: int | None,
-) -> PaymentStep:
-    """READY: capture all now. PRE_ORDER / BACKORDER: by the product's terms."""
-    if state is LineState.READY or terms is PaymentTerms.FULL:
-        return PaymentStep(PaymentKind.CAPTURE, amount_minor, 0)
-    if terms is PaymentTerms.AUTHORIZE:
-        return PaymentStep(PaymentKind.AUTHORIZE, amount_minor, amount_minor)
-    if deposit_percent is not None:
-        deposit = int(
-            (Decimal(amount_minor) * Decimal(str(deposit_percent)) / 100).quantize(
-                Decimal(1), rounding=ROUND_HALF_UP
-            )
-        )
-    else:
-        deposit = min(amount_minor, (deposit_minor_per_unit or 0) * quantity)
-    return PaymentStep(PaymentKind.CAPTURE, deposit, amount_minor - deposit)
-
-
-def authorization_outlives(ship_date: date | None, authorized_on: date, valid_days: int) -> bool:
-    """Whether an authorization taken on ``authorized_on`` is still valid when the line ships."""
-    if ship_date is None:
-        return False
-    return (ship_date - authorized_on).days <= valid_days
+def normalise_tags(tags: Iterable[str]) -> list[str]:
+    """Tags as stored: trimmed, upper case, no blanks, no duplicates, sorted."""
+    return sorted({t.strip().upper() for t in tags if t.strip()})

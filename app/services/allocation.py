@@ -13,13 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import asyncpg
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.services import promises
 from app.services.container import Services
-from app.storage.allocation import allocate, lock_pools
-from app.storage.inventory import recompute_ready_raw
-from app.storage.notify import INVENTORY_CHANNEL
+from app.storage.allocation import allocate
+from app.storage.inventory import recompute_ready
+from app.storage.notify import notify_inventory_changed
 
 
 @dataclass(frozen=True)
@@ -40,34 +39,7 @@ async def settle(
     ids = list(product_ids)
     allocated = await allocate(conn, ids, services.today(), cause, actor, receipt_ids)
     for product_id in sorted(set(ids)):
-        await recompute_ready_raw(conn, product_id)
+        await recompute_ready(conn, product_id)
     result = await promises.recompute(conn, services, ids, cause, actor)
-    await conn.execute(
-        "SELECT pg_notify($1, sku) FROM products WHERE id = ANY($2::uuid[])",
-        INVENTORY_CHANNEL,
-        ids,
-    )
+    await notify_inventory_changed(conn, ids)
     return Settled(allocated, result.lines, result.delayed)
-
-
-async def _driver(session: AsyncSession) -> asyncpg.Connection:
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    conn: asyncpg.Connection = raw.driver_connection
-    return conn
-
-
-async def lock_pools_in_session(session: AsyncSession, product_id: uuid.UUID) -> None:
-    """Take the SKU's pool rows before touching stock rows: dispatch locks pools, then stock
-    levels, so every writer of both must take them in that order."""
-    await lock_pools(await _driver(session), [product_id])
-
-
-async def settle_in_session(
-    session: AsyncSession, services: Services, product_id: uuid.UUID, cause: str, actor: str
-) -> Settled:
-    """``settle`` for a use case written on a SQLAlchemy session (same transaction): stock
-    that grew goes to the waiting lines before it re-opens for sale."""
-    conn = await _driver(session)
-    await lock_pools(conn, [product_id])
-    return await settle(conn, services, [product_id], cause, actor)

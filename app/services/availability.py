@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
-from typing import cast
 
 from app.domain.availability import (
     DEFAULT_MESSAGES,
+    MAX_UNITS,
     AvailabilityState,
     DateWindow,
     PaymentTerms,
@@ -19,17 +19,10 @@ from app.domain.availability import (
 )
 from app.domain.estimates import Handling, estimate_line
 from app.services.container import Services
-from app.services.inventory import MAX_UNITS
-from app.services.results import CatalogErrorCode, Result
+from app.services.error_codes import CatalogErrorCode
+from app.services.reference import ReferenceData, RegionTransit
+from app.services.results import Result
 from app.storage.inventory import SkuRecord
-
-
-@dataclass(frozen=True)
-class RegionTransit:
-    code: str
-    transit_min_days: int
-    transit_max_days: int
-
 
 NO_SUPPLY = "No inbound supply is scheduled for this product yet."
 
@@ -57,60 +50,6 @@ class Availability:
     payment: PaymentTermsView | None
     channel: str | None
     region: str | None
-
-
-@dataclass(frozen=True)
-class ReferenceData:
-    """Regions (the default under the key ``""``) and channel codes, read once per request."""
-
-    regions: dict[str, RegionTransit]
-    channels: frozenset[str]
-    carrier_services: dict[tuple[str, str], RegionTransit] = field(default_factory=dict)
-
-    def transit(self, region_code: str | None, carrier_service: str | None) -> RegionTransit | None:
-        """The region's transit days, or those of one of its carrier services; None when the
-        region (or the service in it) is unknown."""
-        region = self.regions.get(region_code or "")
-        if region is None or carrier_service is None:
-            return region
-        return self.carrier_services.get((region.code, carrier_service))
-
-
-REFERENCE_SQL = (
-    "SELECT 'region' AS what, code, NULL AS service, transit_min_days, transit_max_days, "
-    "is_default FROM regions "
-    "UNION ALL SELECT 'channel', code, NULL, 0, 0, false FROM channels "
-    "UNION ALL SELECT 'service', region_code, code, transit_min_days, transit_max_days, false "
-    "FROM carrier_services"
-)
-
-
-async def load_reference_data(services: Services) -> ReferenceData:
-    """Regions and channels; cached in process for ``OMS_REFERENCE_CACHE_SECONDS``."""
-    cached = services.cache.get("reference")
-    if cached is not None:
-        return cast(ReferenceData, cached)
-    async with services.read_pool.acquire() as conn:
-        rows = await conn.fetch(REFERENCE_SQL)
-    regions: dict[str, RegionTransit] = {}
-    channels: set[str] = set()
-    carrier_services: dict[tuple[str, str], RegionTransit] = {}
-    for row in rows:
-        if row["what"] == "channel":
-            channels.add(row["code"])
-            continue
-        if row["what"] == "service":
-            carrier_services[(row["code"], row["service"])] = RegionTransit(
-                row["code"], row["transit_min_days"], row["transit_max_days"]
-            )
-            continue
-        region = RegionTransit(row["code"], row["transit_min_days"], row["transit_max_days"])
-        regions[row["code"]] = region
-        if row["is_default"]:
-            regions[""] = region
-    data = ReferenceData(regions, frozenset(channels), carrier_services)
-    services.cache.put("reference", data, services.settings.reference_cache_seconds)
-    return data
 
 
 def answer(
@@ -203,9 +142,7 @@ def _waiting_delivery(
             "LOW",
         )
     if not record.supply:
-        return DeliveryEstimate(
-            None, "No inbound supply is scheduled for this product yet.", "NONE"
-        )
+        return DeliveryEstimate(None, NO_SUPPLY, "NONE")
     return DeliveryEstimate(None, est.reason, "NONE")
 
 

@@ -1,18 +1,21 @@
-"""What every use case needs: the engine, the session factory, settings and the clock."""
+"""What every use case needs: the pools, settings, the clock, the payment gateway and the
+reference-data cache. Built once per process (the app's lifespan, the CLI); the one place
+where a real payment provider is plugged in."""
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import asyncpg
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from app.services.gateway import LedgerGateway, PaymentGateway
 from app.settings import Settings
 from app.storage.notify import INVENTORY_CHANNEL, CoalescingNotifier
-from app.storage.uow import RawUnitOfWork, UnitOfWork, make_session_factory
+from app.storage.uow import PlacementUnitOfWork, UnitOfWork
 
 
 def system_now() -> datetime:
@@ -40,23 +43,27 @@ class TtlCache:
 
 
 class Services:
-    """Built once per process in the app's lifespan; shared by all requests."""
+    """Shared by all requests of a process.
+
+    Two asyncpg pools: ``read_pool`` for single-statement reads outside a transaction (PDP
+    snapshots, reference data, API keys, order reads) and ``write_pool`` for the use cases'
+    transactions (``uow()``, ``placement_uow()``)."""
 
     def __init__(
         self,
-        engine: AsyncEngine,
         settings: Settings,
+        *,
+        read_pool: asyncpg.Pool | None,
+        write_pool: asyncpg.Pool | None,
         clock: Callable[[], datetime] = system_now,
-        read_pool: asyncpg.Pool | None = None,
-        write_pool: asyncpg.Pool | None = None,
+        gateway: PaymentGateway | None = None,
     ) -> None:
-        self._write_pool = write_pool
-        self.engine = engine
-        self._read_pool = read_pool
-        self.cache = TtlCache()
         self.settings = settings
-        self.session_factory = make_session_factory(engine)
+        self._read_pool = read_pool
+        self._write_pool = write_pool
         self.clock = clock
+        self.gateway: PaymentGateway = gateway or LedgerGateway()
+        self.cache = TtlCache()
         self.store_tz = ZoneInfo(settings.store_timezone)
         # Placement's inventory wake-ups, sent after COMMIT, one per window (started by the
         # app's lifespan; not started, each is sent right after its COMMIT).
@@ -64,25 +71,35 @@ class Services:
             write_pool, INVENTORY_CHANNEL, settings.notify_coalesce_ms / 1000
         )
 
-    def uow(self) -> UnitOfWork:
-        return UnitOfWork(self.session_factory)
+    def with_gateway(self, gateway: PaymentGateway) -> Services:
+        """The same services (pools, caches, clock) paying through another gateway."""
+        other = copy.copy(self)
+        other.gateway = gateway
+        return other
 
     @property
     def read_pool(self) -> asyncpg.Pool:
-        """Raw asyncpg pool for hot single-statement reads."""
         if self._read_pool is None:
             raise RuntimeError("this Services has no read pool")
         return self._read_pool
 
-    def raw_uow(self) -> RawUnitOfWork:
-        """A transaction on a raw asyncpg connection (placement and other hot writes)."""
+    @property
+    def write_pool(self) -> asyncpg.Pool:
         if self._write_pool is None:
             raise RuntimeError("this Services has no write pool")
-        return RawUnitOfWork(self._write_pool)
+        return self._write_pool
 
-    def read_session(self) -> AsyncSession:
-        """A session for reads: closing it detaches the loaded rows without expiring them."""
-        return self.session_factory()
+    def uow(self) -> UnitOfWork:
+        """One transaction of a use case, rolled back unless committed."""
+        return UnitOfWork(self.write_pool)
+
+    def placement_uow(self) -> PlacementUnitOfWork:
+        """One placement attempt (its last pool updates travel with COMMIT)."""
+        return PlacementUnitOfWork(self.write_pool)
+
+    def read(self) -> asyncpg.pool.PoolAcquireContext:
+        """A connection for reads outside a transaction: ``async with services.read() as c``."""
+        return self.read_pool.acquire()
 
     def now(self) -> datetime:
         return self.clock()

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import text
-
 from app.domain.availability import PaymentTerms
 from app.services import inventory
 from app.services.container import Services
 from app.services.inventory import BackorderInput, PaymentInput, PreorderInput, ProductInput
-from app.services.orders import LineInput, PlaceOrderInput, place_order
+from app.services.orders.placement import LineInput, PlaceOrderInput, place_order
 from app.services.results import SYSTEM
 from app.services.scheduler import promise_new_lines
 from app.services.supply import (
@@ -20,7 +18,9 @@ from app.services.supply import (
     schedule_production_run,
 )
 from app.settings import Settings
-from app.storage.database import create_engine
+from app.storage import orders as order_store
+from app.storage import reference as reference_store
+from app.storage import supply as supply_store
 from app.storage.readpool import create_read_pool
 
 CHANNELS = [
@@ -46,36 +46,11 @@ CARRIER_SERVICES = [
 async def load_reference_data(services: Services) -> None:
     """Channels, regions and locations of the demo store (inserted when missing)."""
     async with services.uow() as uow:
-        for code, name, kind, sla, priority in CHANNELS:
-            await uow.session.execute(
-                text(
-                    "INSERT INTO channels (code, name, kind, sla_hours, priority) "
-                    "VALUES (:c, :n, :k, :s, :p) ON CONFLICT (code) DO NOTHING"
-                ),
-                {"c": code, "n": name, "k": kind, "s": sla, "p": priority},
-            )
-        for code, name, tmin, tmax, default in REGIONS:
-            await uow.session.execute(
-                text(
-                    "INSERT INTO regions (code, name, transit_min_days, transit_max_days, "
-                    "is_default) VALUES (:c, :n, :a, :b, :d) ON CONFLICT (code) DO NOTHING"
-                ),
-                {"c": code, "n": name, "a": tmin, "b": tmax, "d": default},
-            )
-        for code, name in LOCATIONS:
-            await uow.session.execute(
-                text("INSERT INTO locations (code, name) VALUES (:c, :n) ON CONFLICT DO NOTHING"),
-                {"c": code, "n": name},
-            )
-        for region, code, name, tmin, tmax in CARRIER_SERVICES:
-            await uow.session.execute(
-                text(
-                    "INSERT INTO carrier_services (region_code, code, name, transit_min_days, "
-                    "transit_max_days) VALUES (:r, :c, :n, :a, :b) ON CONFLICT DO NOTHING"
-                ),
-                {"r": region, "c": code, "n": name, "a": tmin, "b": tmax},
-            )
+        await reference_store.insert_missing(
+            uow.conn, CHANNELS, REGIONS, LOCATIONS, CARRIER_SERVICES
+        )
         await uow.commit()
+    services.cache.clear()
 
 
 async def load_demo_data(services: Services) -> dict[str, int]:
@@ -254,8 +229,8 @@ async def _demo_supply(services: Services) -> int:
     created = 0
 
     async def exists(reference: str) -> bool:
-        async with services.read_pool.acquire() as conn:
-            return bool(await conn.fetchval("SELECT 1 FROM supply WHERE reference = $1", reference))
+        async with services.read() as conn:
+            return await supply_store.exists_with_reference(conn, reference)
 
     for po in _demo_purchase_orders(today):
         if po.reference and not await exists(po.reference):
@@ -291,8 +266,8 @@ async def _demo_orders(services: Services) -> int:
     even after its idempotency window has passed."""
     placed = 0
     for key, channel, email, name, region, lines in DEMO_ORDERS:
-        async with services.read_pool.acquire() as conn:
-            if await conn.fetchval("SELECT 1 FROM orders WHERE idempotency_key = $1", key):
+        async with services.read() as conn:
+            if await order_store.placed_with_key(conn, key):
                 continue
         result = await place_order(
             services,
@@ -312,14 +287,10 @@ async def _demo_orders(services: Services) -> int:
 
 
 async def load_demo_data_at(url: str, settings: Settings) -> dict[str, int]:
-    engine = create_engine(url, settings, pool_size=2, max_overflow=0)
     read_pool = await create_read_pool(url, 2)
     write_pool = await create_read_pool(url, 2, name="preorder-oms-demo")
     try:
-        return await load_demo_data(
-            Services(engine, settings, read_pool=read_pool, write_pool=write_pool)
-        )
+        return await load_demo_data(Services(settings, read_pool=read_pool, write_pool=write_pool))
     finally:
         await read_pool.close()
         await write_pool.close()
-        await engine.dispose()

@@ -7,11 +7,12 @@ asked for explicitly (``python -m app check-invariants --repair``).
 
 from __future__ import annotations
 
+from app.domain.events import Event, EventKind, Subject
 from app.services.container import Services
 from app.services.results import SYSTEM, Actor
 from app.storage import invariants as store
+from app.storage import ledger
 from app.storage.invariants import ERROR, WARNING, PoolRepair, Violation
-from app.storage.inventory import record_audit
 from app.storage.notify import notify_inventory_changed
 
 __all__ = ["ERROR", "WARNING", "PoolRepair", "Violation", "check", "repair_counters"]
@@ -20,7 +21,7 @@ __all__ = ["ERROR", "WARNING", "PoolRepair", "Violation", "check", "repair_count
 async def check(services: Services) -> list[Violation]:
     """Every violation (errors and warnings) of every invariant, over all SKUs and orders."""
     async with (
-        services.read_pool.acquire() as conn,
+        services.read() as conn,
         conn.transaction(isolation="repeatable_read", readonly=True),
     ):
         return await store.find_violations(conn)
@@ -29,25 +30,26 @@ async def check(services: Services) -> list[Violation]:
 async def repair_counters(services: Services, actor: Actor = SYSTEM) -> list[PoolRepair]:
     """Recompute drifted pools' ``committed`` from their open order lines, in one transaction.
 
-    Each changed pool gets an ``audit_events`` row (entity ``pool``, action
-    ``pool.repaired``, before and after) and an inventory-changed signal so caches drop it.
-    Capacities are not touched: a stale READY capacity is recomputed by the next stock,
-    safety-stock or channel-hold change of that SKU.
+    Each changed pool gets a ``POOL_REPAIRED`` event in the ledger (before and after) and an
+    inventory-changed signal so caches drop it. Capacities are not touched: a stale READY
+    capacity is recomputed by the next stock, safety-stock or channel-hold change of that SKU.
     """
     async with services.uow() as uow:
-        repairs = await store.repair_committed(uow.session)
+        repairs = await store.repair_committed(uow.conn)
+        events = []
         for repair in repairs:
             where = {"sku": repair.sku, "kind": repair.kind, "channel": repair.channel}
-            await record_audit(
-                uow.session,
-                "pool",
-                str(repair.pool_id),
-                "pool.repaired",
-                actor.name,
-                {**where, "committed": repair.before},
-                {**where, "committed": repair.after},
+            events.append(
+                Event(
+                    EventKind.POOL_REPAIRED,
+                    Subject.POOL,
+                    str(repair.pool_id),
+                    actor.name,
+                    {**where, "committed": repair.after},
+                    {**where, "committed": repair.before},
+                )
             )
-        for sku in sorted({r.sku for r in repairs}):
-            await notify_inventory_changed(uow.session, sku)
+        await ledger.append(uow.conn, events)
+        await notify_inventory_changed(uow.conn, sorted({r.product_id for r in repairs}))
         await uow.commit()
     return repairs

@@ -1,40 +1,38 @@
 """Catalog and inventory administration: products, policies, stock, safety stock, channel holds.
 
-Each function is one use case in one transaction: it validates, locks the product row, writes,
-records the change (stock ledger, audit trail) and commits, or returns typed errors and
-changes nothing.
+Each function is one use case in one transaction: it validates, locks the product row, then
+(where stock or holds change) the SKU's pool rows, writes, records the change in the event
+ledger and commits; or it returns typed errors and changes nothing. A change that frees stock
+ends with ``settle``: waiting lines are served before anything re-opens for sale.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import uuid
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+import asyncpg
 
-from app.domain.availability import PaymentTerms, PoolKind
-from app.services.allocation import lock_pools_in_session, settle_in_session
+from app.domain.availability import MAX_UNITS, PaymentTerms, PoolKind
+from app.domain.events import EventKind, sku_event
+from app.services.allocation import settle
 from app.services.container import Services
-from app.services.results import Actor, CatalogErrorCode, Result, ServiceError
+from app.services.error_codes import CatalogErrorCode as E
+from app.services.results import Actor, Result, ServiceError
+from app.storage import catalog as catalog_store
 from app.storage import inventory as store
-from app.storage.inventory import SkuRecord, iso
+from app.storage import ledger
+from app.storage import reference as reference_store
+from app.storage.allocation import lock_pools
+from app.storage.inventory import SkuRecord, fetch_records, iso
 from app.storage.notify import notify_inventory_changed
-
-E = CatalogErrorCode
 
 STOCK_REASONS = frozenset(
     {"COUNT", "RECEIPT", "DAMAGE", "LOSS", "RETURN", "CORRECTION", "TRANSFER", "SHIPMENT"}
 )
-
-MAX_UNITS = 100_000_000
-"""Upper bound for any unit count an admin sets: stock, deltas, caps, safety stock, holds.
-
-Far above any real SKU, far below PostgreSQL's ``int`` range, so sums of counters stay in it.
-"""
 
 
 @dataclass(frozen=True)
@@ -77,20 +75,10 @@ class BackorderInput:
     payment: PaymentInput = field(default_factory=PaymentInput)
 
 
-async def load_records(services: Services, skus: list[str]) -> dict[str, SkuRecord]:
-    """Snapshots for many SKUs in one round trip (the DataLoader batch behind lists and PDP)."""
-    async with services.read_pool.acquire() as conn:
-        return await store.fetch_records(conn, skus)
-
-
-async def _record_in(session: AsyncSession, sku: str) -> SkuRecord:
-    return (await store.load_records(session, [sku]))[sku]
-
-
-async def _changed(session: AsyncSession, sku: str) -> SkuRecord:
+async def _changed(conn: asyncpg.Connection, product_id: uuid.UUID, sku: str) -> SkuRecord:
     """End of every inventory write: tell all replicas (at commit) and return the new state."""
-    await notify_inventory_changed(session, sku)
-    return await _record_in(session, sku)
+    await notify_inventory_changed(conn, [product_id])
+    return (await fetch_records(conn, [sku]))[sku]
 
 
 def _not_found(sku: str, *path: str) -> Result[SkuRecord]:
@@ -172,37 +160,29 @@ async def create_product(services: Services, actor: Actor, data: ProductInput) -
     if errors:
         return Result(errors=errors)
     async with services.uow() as uow:
-        try:
-            row = (
-                await uow.session.execute(
-                    text(
-                        "INSERT INTO products (sku, name, family, description, tags, options, "
-                        "price_minor, currency, release_date, safety_stock) VALUES "
-                        "(:sku, :name, :family, :description, :tags, CAST(:options AS jsonb), "
-                        ":price, :currency, :release_date, :safety) RETURNING id"
-                    ),
-                    {
-                        "sku": data.sku,
-                        "name": data.name,
-                        "family": data.family,
-                        "description": data.description,
-                        "tags": sorted({t.strip() for t in data.tags if t.strip()}),
-                        "options": _json(data.options),
-                        "price": data.price_minor,
-                        "currency": data.currency.upper(),
-                        "release_date": data.release_date,
-                        "safety": data.safety_stock,
-                    },
-                )
-            ).one()
-        except IntegrityError:
-            return Result.fail(E.DUPLICATE_SKU, f"SKU {data.sku!r} already exists.", "input", "sku")
-        await store.create_pools(uow.session, row.id)
-        await store.recompute_ready(uow.session, row.id)
-        await store.record_audit(
-            uow.session, "product", data.sku, "product.created", actor.name, None, _asdict(data)
+        conn = uow.conn
+        product_id = await catalog_store.insert_product(
+            conn,
+            sku=data.sku,
+            name=data.name,
+            family=data.family,
+            description=data.description,
+            tags=sorted({t.strip() for t in data.tags if t.strip()}),
+            options=data.options,
+            price_minor=data.price_minor,
+            currency=data.currency.upper(),
+            release_date=data.release_date,
+            safety_stock=data.safety_stock,
         )
-        record = await _changed(uow.session, data.sku)
+        if product_id is None:
+            return Result.fail(E.DUPLICATE_SKU, f"SKU {data.sku!r} already exists.", "input", "sku")
+        await store.create_pools(conn, product_id)
+        await store.recompute_ready(conn, product_id)
+        await ledger.append(
+            conn,
+            [sku_event(EventKind.PRODUCT_CREATED, product_id, data.sku, actor.name, asdict(data))],
+        )
+        record = await _changed(conn, product_id, data.sku)
         await uow.commit()
     return Result(record)
 
@@ -214,54 +194,49 @@ async def configure_preorder(
     if errors:
         return Result(errors=errors)
     async with services.uow() as uow:
-        product = await store.lock_product(uow.session, data.sku)
+        conn = uow.conn
+        product = await catalog_store.lock_product(conn, data.sku)
         if product is None:
             return _not_found(data.sku, "input", "sku")
-        pool = await _set_cap(uow.session, product.id, "PRE_ORDER", data.cap)
-        if pool is not None:
+        committed = await store.set_pool_cap(conn, product["id"], PoolKind.PRE_ORDER, data.cap)
+        if committed is not None:
             return Result.fail(
                 E.CAP_BELOW_COMMITTED,
-                f"{pool} pre-order units are already committed; the cap cannot go below that.",
+                f"{committed} pre-order units are already committed; the cap cannot go below that.",
                 "input",
                 "cap",
             )
-        await uow.session.execute(
-            text(
-                "UPDATE products SET preorder_enabled = :enabled, release_date = :release, "
-                "preorder_message = :message, preorder_payment = :terms, "
-                "preorder_deposit_percent = :pct, preorder_deposit_minor = :minor, "
-                # a launch moved to the future must be released again by the release job
-                "released_at = CASE WHEN CAST(:release AS date) > CAST(:today AS date) "
-                "THEN NULL ELSE released_at END, "
-                "updated_at = now() WHERE id = :pid"
-            ),
-            {
-                "today": services.today(),
-                "enabled": data.enabled,
-                "release": data.release_date,
-                "message": data.message,
-                "terms": data.payment.terms.value,
-                "pct": _decimal(data.payment.deposit_percent),
-                "minor": data.payment.deposit_minor,
-                "pid": product.id,
-            },
+        await catalog_store.set_preorder_policy(
+            conn,
+            product["id"],
+            enabled=data.enabled,
+            release_date=data.release_date,
+            message=data.message,
+            terms=data.payment.terms.value,
+            deposit_percent=_decimal(data.payment.deposit_percent),
+            deposit_minor=data.payment.deposit_minor,
+            today=services.today(),
         )
         before = {
-            "enabled": product.preorder_enabled,
-            "releaseDate": iso(product.release_date),
-            "message": product.preorder_message,
-            "payment": product.preorder_payment,
+            "enabled": product["preorder_enabled"],
+            "releaseDate": iso(product["release_date"]),
+            "message": product["preorder_message"],
+            "payment": product["preorder_payment"],
         }
-        await store.record_audit(
-            uow.session,
-            "product",
-            data.sku,
-            "preorder.configured",
-            actor.name,
-            before,
-            _asdict(data),
+        await ledger.append(
+            conn,
+            [
+                sku_event(
+                    EventKind.PREORDER_CONFIGURED,
+                    product["id"],
+                    data.sku,
+                    actor.name,
+                    asdict(data),
+                    before,
+                )
+            ],
         )
-        record = await _changed(uow.session, data.sku)
+        record = await _changed(conn, product["id"], data.sku)
         await uow.commit()
     return Result(record)
 
@@ -273,10 +248,11 @@ async def configure_backorder(
     if errors:
         return Result(errors=errors)
     async with services.uow() as uow:
-        product = await store.lock_product(uow.session, data.sku)
+        conn = uow.conn
+        product = await catalog_store.lock_product(conn, data.sku)
         if product is None:
             return _not_found(data.sku, "input", "sku")
-        committed = await _set_cap(uow.session, product.id, "BACKORDER", data.cap)
+        committed = await store.set_pool_cap(conn, product["id"], PoolKind.BACKORDER, data.cap)
         if committed is not None:
             return Result.fail(
                 E.CAP_BELOW_COMMITTED,
@@ -284,59 +260,36 @@ async def configure_backorder(
                 "input",
                 "cap",
             )
-        await uow.session.execute(
-            text(
-                "UPDATE products SET backorder_allowed = :allowed, backorder_message = :message, "
-                "backorder_payment = :terms, backorder_deposit_percent = :pct, "
-                "backorder_deposit_minor = :minor, updated_at = now() WHERE id = :pid"
-            ),
-            {
-                "allowed": data.allowed,
-                "message": data.message,
-                "terms": data.payment.terms.value,
-                "pct": _decimal(data.payment.deposit_percent),
-                "minor": data.payment.deposit_minor,
-                "pid": product.id,
-            },
+        await catalog_store.set_backorder_policy(
+            conn,
+            product["id"],
+            allowed=data.allowed,
+            message=data.message,
+            terms=data.payment.terms.value,
+            deposit_percent=_decimal(data.payment.deposit_percent),
+            deposit_minor=data.payment.deposit_minor,
         )
         before = {
-            "allowed": product.backorder_allowed,
-            "message": product.backorder_message,
-            "payment": product.backorder_payment,
+            "allowed": product["backorder_allowed"],
+            "message": product["backorder_message"],
+            "payment": product["backorder_payment"],
         }
-        await store.record_audit(
-            uow.session,
-            "product",
-            data.sku,
-            "backorder.configured",
-            actor.name,
-            before,
-            _asdict(data),
+        await ledger.append(
+            conn,
+            [
+                sku_event(
+                    EventKind.BACKORDER_CONFIGURED,
+                    product["id"],
+                    data.sku,
+                    actor.name,
+                    asdict(data),
+                    before,
+                )
+            ],
         )
-        record = await _changed(uow.session, data.sku)
+        record = await _changed(conn, product["id"], data.sku)
         await uow.commit()
     return Result(record)
-
-
-async def _set_cap(
-    session: AsyncSession, product_id: Any, kind: str, cap: int | None
-) -> int | None:
-    """Set a pool's cap atomically; returns the committed count when the cap would be below it."""
-    result = await session.execute(
-        text(
-            "UPDATE inventory_pools SET capacity = :cap, updated_at = now() "
-            "WHERE product_id = :pid AND kind = :kind "
-            "AND (CAST(:cap AS int) IS NULL OR committed <= :cap) RETURNING id"
-        ),
-        {"cap": cap, "pid": product_id, "kind": kind},
-    )
-    if result.first() is not None:
-        return None
-    committed = await session.execute(
-        text("SELECT committed FROM inventory_pools WHERE product_id = :pid AND kind = :kind"),
-        {"pid": product_id, "kind": kind},
-    )
-    return int(committed.scalar_one())
 
 
 async def change_stock(
@@ -381,24 +334,17 @@ async def change_stock(
     if errors:
         return Result(errors=errors)
     async with services.uow() as uow:
-        product = await store.lock_product(uow.session, sku)
+        conn = uow.conn
+        product = await catalog_store.lock_product(conn, sku)
         if product is None:
             return _not_found(sku, "input", "sku")
-        await lock_pools_in_session(uow.session, product.id)
-        known = await uow.session.execute(
-            text("SELECT 1 FROM locations WHERE code = :code"), {"code": location}
-        )
-        if known.first() is None:
+        # pool rows before stock rows: dispatch takes them in that order too
+        await lock_pools(conn, [product["id"]])
+        if not await reference_store.location_exists(conn, location):
             return Result.fail(
                 E.UNKNOWN_LOCATION, f"No location {location!r}.", "input", "location"
             )
-        current_row = await uow.session.execute(
-            text(
-                "SELECT on_hand FROM stock_levels WHERE product_id = :pid AND location_code = :loc"
-            ),
-            {"pid": product.id, "loc": location},
-        )
-        current = current_row.scalar_one_or_none() or 0
+        current = await store.on_hand_at(conn, product["id"], location)
         new = quantity if quantity is not None else current + (delta or 0)
         if new < 0:
             return Result.fail(
@@ -414,31 +360,13 @@ async def change_stock(
                 "input",
                 "delta",
             )
-        await uow.session.execute(
-            text(
-                "INSERT INTO stock_levels (product_id, location_code, on_hand) "
-                "VALUES (:pid, :loc, :qty) ON CONFLICT (product_id, location_code) "
-                "DO UPDATE SET on_hand = EXCLUDED.on_hand"
-            ),
-            {"pid": product.id, "loc": location, "qty": new},
+        await store.set_on_hand(conn, product["id"], location, new)
+        await ledger.append(
+            conn,
+            [ledger.stock_movement(sku, location, new - current, new, reason, note, actor.name)],
         )
-        await uow.session.execute(
-            text(
-                "INSERT INTO stock_movements (product_id, location_code, delta, on_hand_after, "
-                "reason, note, actor) VALUES (:pid, :loc, :delta, :after, :reason, :note, :actor)"
-            ),
-            {
-                "pid": product.id,
-                "loc": location,
-                "delta": new - current,
-                "after": new,
-                "reason": reason,
-                "note": note,
-                "actor": actor.name,
-            },
-        )
-        await settle_in_session(uow.session, services, product.id, "STOCK_CHANGE", actor.name)
-        record = await _changed(uow.session, sku)
+        await settle(conn, services, [product["id"]], "STOCK_CHANGE", actor.name)
+        record = await _changed(conn, product["id"], sku)
         await uow.commit()
     return Result(record)
 
@@ -451,24 +379,27 @@ async def set_safety_stock(
     if too_many := _too_many(quantity, "input", "quantity", what="Safety stock"):
         return Result(errors=[too_many])
     async with services.uow() as uow:
-        product = await store.lock_product(uow.session, sku)
+        conn = uow.conn
+        product = await catalog_store.lock_product(conn, sku)
         if product is None:
             return _not_found(sku, "input", "sku")
-        await uow.session.execute(
-            text("UPDATE products SET safety_stock = :q, updated_at = now() WHERE id = :pid"),
-            {"q": quantity, "pid": product.id},
+        await lock_pools(conn, [product["id"]])
+        await catalog_store.set_safety_stock(conn, product["id"], quantity)
+        await settle(conn, services, [product["id"]], "STOCK_CHANGE", actor.name)
+        await ledger.append(
+            conn,
+            [
+                sku_event(
+                    EventKind.SAFETY_STOCK_SET,
+                    product["id"],
+                    sku,
+                    actor.name,
+                    {"safetyStock": quantity},
+                    {"safetyStock": product["safety_stock"]},
+                )
+            ],
         )
-        await settle_in_session(uow.session, services, product.id, "STOCK_CHANGE", actor.name)
-        await store.record_audit(
-            uow.session,
-            "product",
-            sku,
-            "safety_stock.set",
-            actor.name,
-            {"safetyStock": product.safety_stock},
-            {"safetyStock": quantity},
-        )
-        record = await _changed(uow.session, sku)
+        record = await _changed(conn, product["id"], sku)
         await uow.commit()
     return Result(record)
 
@@ -496,17 +427,15 @@ async def allocate_channel_pool(
             E.INVALID_QUANTITY, "sharePercent must be between 0 and 100.", "input", "sharePercent"
         )
     async with services.uow() as uow:
-        product = await store.lock_product(uow.session, sku)
+        conn = uow.conn
+        product = await catalog_store.lock_product(conn, sku)
         if product is None:
             return _not_found(sku, "input", "sku")
-        known = await uow.session.execute(
-            text("SELECT 1 FROM channels WHERE code = :code"), {"code": channel}
-        )
-        if known.first() is None:
+        if not await reference_store.channel_exists(conn, channel):
             return Result.fail(E.UNKNOWN_CHANNEL, f"No channel {channel!r}.", "input", "channel")
-        before = await _record_in(uow.session, sku)
+        before = (await fetch_records(conn, [sku]))[sku]
         current = next(
-            (p for p in before.pools if p.kind.value == "CHANNEL" and p.channel == channel), None
+            (p for p in before.pools if p.kind is PoolKind.CHANNEL and p.channel == channel), None
         )
         shared_free = max(0, before.snapshot.shared_capacity - before.snapshot.ready_committed)
         own_now = current.capacity or 0 if current else 0
@@ -522,50 +451,30 @@ async def allocate_channel_pool(
                 "input",
                 "quantity" if quantity is not None else "sharePercent",
             )
-        await uow.session.execute(
-            text(
-                "INSERT INTO inventory_pools (product_id, kind, channel_code, capacity, "
-                "fixed_quantity, share_percent) VALUES (:pid, 'CHANNEL', :ch, 0, :fixed, :share) "
-                "ON CONFLICT ON CONSTRAINT uq_pool_product_kind DO UPDATE SET "
-                "fixed_quantity = EXCLUDED.fixed_quantity, share_percent = EXCLUDED.share_percent, "
-                "updated_at = now()"
-            ),
-            {
-                "pid": product.id,
-                "ch": channel,
-                "fixed": quantity,
-                "share": _decimal(share_percent),
-            },
+        await store.set_channel_hold(
+            conn, product["id"], channel, quantity, _decimal(share_percent)
         )
-        await store.recompute_ready(uow.session, product.id)
-        await store.record_audit(
-            uow.session,
-            "product",
-            sku,
-            "channel_pool.allocated",
-            actor.name,
-            {"channel": channel, "hold": own_now},
-            {"channel": channel, "quantity": quantity, "sharePercent": share_percent},
+        await store.recompute_ready(conn, product["id"])
+        await ledger.append(
+            conn,
+            [
+                sku_event(
+                    EventKind.CHANNEL_POOL_ALLOCATED,
+                    product["id"],
+                    sku,
+                    actor.name,
+                    {"channel": channel, "quantity": quantity, "sharePercent": share_percent},
+                    {"channel": channel, "hold": own_now},
+                )
+            ],
         )
-        record = await _changed(uow.session, sku)
+        record = await _changed(conn, product["id"], sku)
         await uow.commit()
     return Result(record)
 
 
 def _decimal(value: float | None) -> Decimal | None:
     return Decimal(str(value)) if value is not None else None
-
-
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value, default=str)
-
-
-def _asdict(data: Any) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    return dict(asdict(data))
 
 
 async def pool_page(
@@ -575,5 +484,5 @@ async def pool_page(
     limit: int,
     after_id: int | None,
 ) -> list[store.PoolRef]:
-    async with services.engine.connect() as conn:
+    async with services.read() as conn:
         return await store.pool_page(conn, sku, kind, limit, after_id)

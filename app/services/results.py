@@ -9,24 +9,10 @@ from typing import Generic, TypeVar
 T = TypeVar("T")
 
 
-class CatalogErrorCode(StrEnum):
-    NOT_FOUND = "NOT_FOUND"
-    DUPLICATE_SKU = "DUPLICATE_SKU"
-    INVALID = "INVALID"
-    INVALID_QUANTITY = "INVALID_QUANTITY"
-    CAP_BELOW_COMMITTED = "CAP_BELOW_COMMITTED"
-    UNKNOWN_LOCATION = "UNKNOWN_LOCATION"
-    UNKNOWN_CHANNEL = "UNKNOWN_CHANNEL"
-    UNKNOWN_REGION = "UNKNOWN_REGION"
-    UNKNOWN_CARRIER_SERVICE = "UNKNOWN_CARRIER_SERVICE"
-    INSUFFICIENT_STOCK = "INSUFFICIENT_STOCK"
-    INVALID_PAYMENT_TERMS = "INVALID_PAYMENT_TERMS"
-
-
 @dataclass(frozen=True)
 class ServiceError:
     field: tuple[str, ...] | None
-    code: str
+    code: StrEnum
     message: str
 
 
@@ -41,12 +27,12 @@ class Result(Generic[T]):
         return not self.errors
 
     @classmethod
-    def fail(cls, code: str, message: str, *field_path: str) -> Result[T]:
+    def fail(cls, code: StrEnum, message: str, *field_path: str) -> Result[T]:
         return cls(errors=[ServiceError(tuple(field_path) or None, code, message)])
 
 
 class Actor:
-    """Who performs a change; recorded in every ledger and audit row."""
+    """Who performs a change; recorded in every ledger row."""
 
     def __init__(self, name: str, scopes: frozenset[str] = frozenset()) -> None:
         self.name = name

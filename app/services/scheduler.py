@@ -20,13 +20,13 @@ from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Any
 
-import orjson
-
 from app.services import promises, queue
 from app.services.container import Services
-from app.services.orders import renew_authorizations
+from app.services.orders.payments import renew_authorizations
 from app.services.results import SYSTEM, Actor
+from app.storage import scheduler as store
 from app.storage.allocation import lock_pools
+from app.storage.promises import skus_with_unpromised_lines
 
 log = logging.getLogger(__name__)
 
@@ -38,19 +38,11 @@ class Job(StrEnum):
     RENEW_AUTHORIZATIONS = "RENEW_AUTHORIZATIONS"
 
 
-UNPROMISED_SQL = """
-SELECT DISTINCT l.product_id, p.allocation_policy = 'PRIORITY_FIRST' AS priority_first
-FROM order_lines l JOIN products p ON p.id = l.product_id
-WHERE l.promised_at IS NULL AND l.status IN ('WAITING', 'ALLOCATED') AND l.state <> 'READY'
-LIMIT 500
-"""
-
-
 async def promise_new_lines(services: Services, actor: Actor) -> int:
     """Record the first promise of every waiting line placed since the last run (placement
     itself stays short; the line's estimate is computed live until then)."""
-    async with services.raw_uow() as uow:
-        rows = await uow.conn.fetch(UNPROMISED_SQL)
+    async with services.uow() as uow:
+        rows = await skus_with_unpromised_lines(uow.conn)
         if not rows:
             return 0
         await lock_pools(uow.conn, [r["product_id"] for r in rows])
@@ -90,28 +82,18 @@ def _lock_key(job: Job) -> int:
 
 async def run_job(services: Services, job: Job, actor: Actor = SYSTEM) -> tuple[bool, Any]:
     """Run one job now unless another replica is running it: (ran, result)."""
-    async with services.raw_uow() as lock:
-        got = await lock.conn.fetchval("SELECT pg_try_advisory_lock($1)", _lock_key(job))
-        if not got:
+    async with services.uow() as lock:
+        if not await store.try_lock(lock.conn, _lock_key(job)):
             return False, None
         try:
-            await lock.conn.execute(
-                "INSERT INTO scheduler_runs (job, last_started_at) VALUES ($1, now()) "
-                "ON CONFLICT (job) DO UPDATE SET last_started_at = now()",
-                job.value,
-            )
+            await store.run_started(lock.conn, job.value)
             await lock.commit()
             result = await JOBS[job](services, actor)
-            async with services.raw_uow() as record:
-                await record.conn.execute(
-                    "UPDATE scheduler_runs SET last_finished_at = now(), runs = runs + 1, "
-                    "last_result = $2::jsonb WHERE job = $1",
-                    job.value,
-                    orjson.dumps({"result": result}).decode(),
-                )
+            async with services.uow() as record:
+                await store.run_finished(record.conn, job.value, result)
                 await record.commit()
         finally:
-            await lock.conn.execute("SELECT pg_advisory_unlock($1)", _lock_key(job))
+            await store.unlock(lock.conn, _lock_key(job))
     return True, result
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
+from app.domain.events import Event, EventKind, Subject
+from app.domain.text import clean_text
 from app.services.container import Services
+from app.services.error_codes import SupplyErrorCode as E
 from app.services.results import Actor, Result, ServiceError
+from app.storage import ledger
+from app.storage import reference as store
 
 MAX_DAYS = 365
 
@@ -24,50 +27,38 @@ async def set_carrier_service(
     """Create or change a carrier service of a region; promises made after it use its days."""
     errors: list[ServiceError] = []
     clean = code.strip().upper()
-    if not clean or len(clean) > 32 or "\x00" in clean or not name.strip() or "\x00" in name:
-        errors.append(ServiceError(("input", "code"), "INVALID", "A code (1-32 chars) and a name."))
+    if not (clean and len(clean) <= 32 and clean_text(clean) and name.strip() and clean_text(name)):
+        errors.append(ServiceError(("input", "code"), E.INVALID, "A code (1-32 chars) and a name."))
     if not 0 <= transit_min_days <= transit_max_days <= MAX_DAYS:
         errors.append(
             ServiceError(
                 ("input", "transitMinDays"),
-                "INVALID",
+                E.INVALID,
                 f"Transit days: 0 <= min <= max <= {MAX_DAYS}.",
             )
         )
     if errors:
         return Result(errors=errors)
-    async with services.raw_uow() as uow:
+    async with services.uow() as uow:
         conn = uow.conn
-        if "\x00" in region or not await conn.fetchval(
-            "SELECT 1 FROM regions WHERE code = $1", region
-        ):
-            return Result.fail("UNKNOWN_REGION", f"No region {region!r}.", "input", "region")
-        before = await conn.fetchrow(
-            "SELECT name, transit_min_days, transit_max_days FROM carrier_services "
-            "WHERE region_code = $1 AND code = $2 FOR UPDATE",
-            region,
-            clean,
+        if not clean_text(region) or not await store.region_exists(conn, region):
+            return Result.fail(E.UNKNOWN_REGION, f"No region {region!r}.", "input", "region")
+        before = await store.carrier_service_for_update(conn, region, clean)
+        row = await store.upsert_carrier_service(
+            conn, region, clean, name.strip(), transit_min_days, transit_max_days
         )
-        row = await conn.fetchrow(
-            "INSERT INTO carrier_services (region_code, code, name, transit_min_days, "
-            "transit_max_days) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (region_code, code) "
-            "DO UPDATE SET name = EXCLUDED.name, transit_min_days = EXCLUDED.transit_min_days, "
-            "transit_max_days = EXCLUDED.transit_max_days RETURNING *",
-            region,
-            clean,
-            name.strip(),
-            transit_min_days,
-            transit_max_days,
-        )
-        await conn.execute(
-            "INSERT INTO audit_events (entity, entity_id, action, actor, before, after) "
-            "VALUES ('carrier_service', $1, 'carrier_service.set', $2, $3::jsonb, $4::jsonb)",
-            f"{region}/{clean}",
-            actor.name,
-            orjson.dumps(dict(before)).decode() if before else None,
-            orjson.dumps(
-                {"name": name.strip(), "min": transit_min_days, "max": transit_max_days}
-            ).decode(),
+        await ledger.append(
+            conn,
+            [
+                Event(
+                    EventKind.CARRIER_SERVICE_SET,
+                    Subject.CARRIER_SERVICE,
+                    f"{region}/{clean}",
+                    actor.name,
+                    {"name": name.strip(), "min": transit_min_days, "max": transit_max_days},
+                    dict(before) if before else None,
+                )
+            ],
         )
         await uow.commit()
     services.cache.clear()
@@ -75,13 +66,7 @@ async def set_carrier_service(
 
 
 async def list_carrier_services(services: Services, region: str | None) -> list[Any]:
-    if region is not None and "\x00" in region:
+    if not clean_text(region):
         return []
-    async with services.read_pool.acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT region_code, code, name, transit_min_days, transit_max_days "
-            "FROM carrier_services WHERE ($1::text IS NULL OR region_code = $1) "
-            "ORDER BY region_code, code",
-            region,
-        )
-    return list(rows)
+    async with services.read() as conn:
+        return list(await store.carrier_services(conn, region))

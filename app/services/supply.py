@@ -13,47 +13,35 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
-from enum import StrEnum
 from typing import Any
 
 import asyncpg
-import orjson
 
+from app.domain.availability import MAX_UNITS
 from app.domain.estimates import available_to_promise
+from app.domain.events import Event, EventKind, Subject, sku_event
+from app.domain.text import clean_text, required_text
 from app.services import promises
 from app.services.allocation import settle
 from app.services.container import Services
-from app.services.inventory import MAX_UNITS
-from app.services.orders import clean_text
+from app.services.error_codes import SupplyErrorCode as E
 from app.services.results import Actor, Result, ServiceError
+from app.storage import catalog as catalog_store
+from app.storage import inventory as inventory_store
+from app.storage import ledger
+from app.storage import reference as reference_store
+from app.storage import supply as store
 from app.storage.allocation import lock_pools
 from app.storage.inventory import SkuRecord, fetch_records
-from app.storage.notify import INVENTORY_CHANNEL
+from app.storage.notify import notify_inventory_changed
 
 MAX_RUN_DAYS = 3660
 MAX_LEAD_DAYS = 3660
 
 
-class SupplyErrorCode(StrEnum):
-    NOT_FOUND = "NOT_FOUND"
-    UNKNOWN_LOCATION = "UNKNOWN_LOCATION"
-    INVALID = "INVALID"
-    INVALID_QUANTITY = "INVALID_QUANTITY"
-    INVALID_DATE = "INVALID_DATE"
-    SUPPLY_NOT_FOUND = "SUPPLY_NOT_FOUND"
-    SUPPLY_CLOSED = "SUPPLY_CLOSED"
-    SUPPLY_OTHER_SKU = "SUPPLY_OTHER_SKU"
-    INVALID_POLICY = "INVALID_POLICY"
-
-
-E = SupplyErrorCode
-
-
 def _text_ok(value: str | None, required: bool = False) -> bool:
     """``clean_text`` (no NUL, at most ``MAX_TEXT``), and not blank when required."""
-    if required and (value is None or not value.strip()):
-        return False
-    return clean_text(value)
+    return required_text(value) if required else clean_text(value)
 
 
 @dataclass(frozen=True)
@@ -99,64 +87,24 @@ class Receipt:
     allocations: list[Any]
 
 
-SUPPLY_COLUMNS = """
-s.id, s.kind, p.sku, s.product_id, s.location_code, s.supplier_code, sp.name AS supplier_name,
-s.reference, s.quantity, s.received_quantity, s.expected_on, s.original_expected_on,
-s.lead_time_days, s.units_per_day, s.run_days, s.status, s.slips, s.created_by, s.created_at,
-s.updated_at, s.closed_at, sp.receipts AS supplier_receipts,
-sp.on_time_receipts AS supplier_on_time_receipts
-"""
-
-SUPPLY_FROM = """
-FROM supply s JOIN products p ON p.id = s.product_id
-LEFT JOIN suppliers sp ON sp.code = s.supplier_code
-"""
-
-
 async def _product(conn: asyncpg.Connection, sku: str) -> asyncpg.Record | None:
-    if "\x00" in sku:  # PostgreSQL text cannot hold it: no such product
+    if not clean_text(sku):  # PostgreSQL text cannot hold a NUL: no such product
         return None
-    row: asyncpg.Record | None = await conn.fetchrow(
-        "SELECT p.id, p.sku, p.release_date, p.preorder_enabled, p.released_at, "
-        "COALESCE((SELECT ip.committed FROM inventory_pools ip WHERE ip.product_id = p.id "
-        "AND ip.kind = 'PRE_ORDER'), 0) AS preorder_committed "
-        "FROM products p WHERE p.sku = $1 FOR NO KEY UPDATE OF p",
-        sku,
-    )
-    return row
+    return await catalog_store.lock_product_with_preorders(conn, sku)
 
 
 async def _location_known(conn: asyncpg.Connection, code: str) -> bool:
-    if "\x00" in code:
-        return False
-    return bool(await conn.fetchval("SELECT 1 FROM locations WHERE code = $1", code))
+    return clean_text(code) and await reference_store.location_exists(conn, code)
 
 
-async def _audit(
-    conn: asyncpg.Connection,
+def _supply_event(
     supply_id: int,
-    action: str,
+    kind: EventKind,
     actor: Actor,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
-) -> None:
-    await conn.execute(
-        "INSERT INTO audit_events (entity, entity_id, action, actor, before, after) "
-        "VALUES ('supply', $1, $2, $3, $4::jsonb, $5::jsonb)",
-        str(supply_id),
-        action,
-        actor.name,
-        orjson.dumps(before).decode() if before is not None else None,
-        orjson.dumps(after).decode() if after is not None else None,
-    )
-
-
-async def _fetch_supply(conn: asyncpg.Connection, supply_id: int) -> asyncpg.Record:
-    row: asyncpg.Record | None = await conn.fetchrow(
-        f"SELECT {SUPPLY_COLUMNS} {SUPPLY_FROM} WHERE s.id = $1", supply_id
-    )
-    assert row is not None
-    return row
+    payload: dict[str, Any],
+    before: dict[str, Any] | None = None,
+) -> Event:
+    return Event(kind, Subject.SUPPLY, str(supply_id), actor.name, payload, before)
 
 
 def _too_far(value: date, today: date) -> bool:
@@ -204,7 +152,7 @@ async def create_purchase_order(
         )
     if errors:
         return Result(errors=errors)
-    async with services.raw_uow() as uow:
+    async with services.uow() as uow:
         conn = uow.conn
         product = await _product(conn, data.sku)
         if product is None:
@@ -213,38 +161,23 @@ async def create_purchase_order(
             return Result.fail(
                 E.UNKNOWN_LOCATION, f"No location {data.location!r}.", "input", "location"
             )
-        supplier = await conn.fetchrow(
-            "INSERT INTO suppliers (code, name, lead_time_days) VALUES ($1, $2, $3) "
-            "ON CONFLICT (code) DO UPDATE SET "
-            "name = COALESCE($4, suppliers.name), "
-            "lead_time_days = COALESCE($5, suppliers.lead_time_days) "
-            "RETURNING lead_time_days",
-            data.supplier_code,
-            data.supplier_name or data.supplier_code,
-            lead or 0,
-            data.supplier_name,
-            lead,
-        )
-        expected = data.expected_on or today + timedelta(days=int(supplier["lead_time_days"]))
-        supply_id = await conn.fetchval(
-            "INSERT INTO supply (kind, product_id, location_code, supplier_code, reference, "
-            "quantity, expected_on, original_expected_on, lead_time_days, created_by) "
-            "VALUES ('PURCHASE_ORDER', $1, $2, $3, $4, $5, $6, $6, $7, $8) RETURNING id",
-            product["id"],
-            data.location,
-            data.supplier_code,
-            data.reference or f"PO for {data.sku}",
-            data.quantity,
-            expected,
-            supplier["lead_time_days"],
-            actor.name,
-        )
-        await _audit(
+        lead_days = await store.upsert_supplier(conn, data.supplier_code, data.supplier_name, lead)
+        expected = data.expected_on or today + timedelta(days=lead_days)
+        supply_id = await store.insert_purchase_order(
             conn,
+            product_id=product["id"],
+            location=data.location,
+            supplier_code=data.supplier_code,
+            reference=data.reference or f"PO for {data.sku}",
+            quantity=data.quantity,
+            expected_on=expected,
+            lead_time_days=lead_days,
+            actor=actor.name,
+        )
+        event = _supply_event(
             supply_id,
-            "supply.created",
+            EventKind.SUPPLY_CREATED,
             actor,
-            None,
             {
                 "kind": "PURCHASE_ORDER",
                 "sku": data.sku,
@@ -253,8 +186,9 @@ async def create_purchase_order(
                 "supplier": data.supplier_code,
             },
         )
+        await ledger.append(conn, [event])
         await _repromise(conn, services, product["id"], "SUPPLY_ADDED", actor)
-        row = await _fetch_supply(conn, supply_id)
+        row = await store.supply_record(conn, supply_id)
         await uow.commit()
     return Result(row)
 
@@ -289,7 +223,7 @@ async def schedule_production_run(
         )
     if errors:
         return Result(errors=errors)
-    async with services.raw_uow() as uow:
+    async with services.uow() as uow:
         conn = uow.conn
         product = await _product(conn, data.sku)
         if product is None:
@@ -298,26 +232,20 @@ async def schedule_production_run(
             return Result.fail(
                 E.UNKNOWN_LOCATION, f"No location {data.location!r}.", "input", "location"
             )
-        quantity = data.units_per_day * data.run_days
-        supply_id = await conn.fetchval(
-            "INSERT INTO supply (kind, product_id, location_code, reference, quantity, "
-            "expected_on, original_expected_on, units_per_day, run_days, created_by) "
-            "VALUES ('PRODUCTION_RUN', $1, $2, $3, $4, $5, $5, $6, $7, $8) RETURNING id",
-            product["id"],
-            data.location,
-            data.reference or f"Production run for {data.sku}",
-            quantity,
-            data.start_on,
-            data.units_per_day,
-            data.run_days,
-            actor.name,
-        )
-        await _audit(
+        supply_id = await store.insert_production_run(
             conn,
+            product_id=product["id"],
+            location=data.location,
+            reference=data.reference or f"Production run for {data.sku}",
+            start_on=data.start_on,
+            units_per_day=data.units_per_day,
+            run_days=data.run_days,
+            actor=actor.name,
+        )
+        event = _supply_event(
             supply_id,
-            "supply.created",
+            EventKind.SUPPLY_CREATED,
             actor,
-            None,
             {
                 "kind": "PRODUCTION_RUN",
                 "sku": data.sku,
@@ -326,8 +254,9 @@ async def schedule_production_run(
                 "runDays": data.run_days,
             },
         )
+        await ledger.append(conn, [event])
         await _repromise(conn, services, product["id"], "SUPPLY_ADDED", actor)
-        row = await _fetch_supply(conn, supply_id)
+        row = await store.supply_record(conn, supply_id)
         await uow.commit()
     return Result(row)
 
@@ -339,19 +268,13 @@ async def _repromise(
     change), and caches drop the SKU so the PDP shows the new next-customer window."""
     await lock_pools(conn, [product_id])
     await promises.recompute(conn, services, [product_id], cause, actor.name)
-    await conn.execute(
-        "SELECT pg_notify($1, sku) FROM products WHERE id = $2", INVENTORY_CHANNEL, product_id
-    )
+    await notify_inventory_changed(conn, [product_id])
 
 
 async def _open_supply(
     conn: asyncpg.Connection, supply_id: int, field: str
 ) -> tuple[asyncpg.Record | None, Result[Any] | None]:
-    row = await conn.fetchrow(
-        "SELECT s.*, p.sku FROM supply s JOIN products p ON p.id = s.product_id "
-        "WHERE s.id = $1 FOR UPDATE OF s",
-        supply_id,
-    )
+    row = await store.lock_supply(conn, supply_id)
     if row is None:
         return None, Result.fail(E.SUPPLY_NOT_FOUND, f"No supply {supply_id}.", "input", field)
     if row["status"] != "OPEN":
@@ -377,7 +300,7 @@ async def update_supply_eta(
         return Result.fail(
             E.INVALID_DATE, f"At most {MAX_LEAD_DAYS} days ahead.", "input", "expectedOn"
         )
-    async with services.raw_uow() as uow:
+    async with services.uow() as uow:
         conn = uow.conn
         row, failure = await _open_supply(conn, supply_id, "id")
         if failure is not None or row is None:
@@ -388,24 +311,22 @@ async def update_supply_eta(
                 E.INVALID_DATE, "That is already the expected date.", "input", "expectedOn"
             )
         slipped = expected_on > before
-        await conn.execute(
-            "UPDATE supply SET expected_on = $2, slips = slips + $3, updated_at = now() "
-            "WHERE id = $1",
-            supply_id,
-            expected_on,
-            1 if slipped else 0,
-        )
-        await _audit(
+        await store.set_expected_on(conn, supply_id, expected_on, slipped)
+        await ledger.append(
             conn,
-            supply_id,
-            "supply.eta_changed",
-            actor,
-            {"expectedOn": before.isoformat()},
-            {"expectedOn": expected_on.isoformat(), "reason": reason},
+            [
+                _supply_event(
+                    supply_id,
+                    EventKind.SUPPLY_ETA_CHANGED,
+                    actor,
+                    {"expectedOn": expected_on.isoformat(), "reason": reason},
+                    {"expectedOn": before.isoformat()},
+                )
+            ],
         )
         cause = "SUPPLY_SLIPPED" if slipped else "SUPPLY_PULLED_IN"
         await _repromise(conn, services, row["product_id"], cause, actor)
-        result = await _fetch_supply(conn, supply_id)
+        result = await store.supply_record(conn, supply_id)
         await uow.commit()
     return Result(result)
 
@@ -417,26 +338,26 @@ async def cancel_supply(
         return Result.fail(
             E.INVALID, "A reason is required (at most 1000 chars).", "input", "reason"
         )
-    async with services.raw_uow() as uow:
+    async with services.uow() as uow:
         conn = uow.conn
         row, failure = await _open_supply(conn, supply_id, "id")
         if failure is not None or row is None:
             return failure or Result.fail(E.SUPPLY_NOT_FOUND, "No supply.", "input", "id")
-        await conn.execute(
-            "UPDATE supply SET status = 'CANCELLED', closed_at = now(), updated_at = now() "
-            "WHERE id = $1",
-            supply_id,
-        )
-        await _audit(
+        await store.cancel(conn, supply_id)
+        await ledger.append(
             conn,
-            supply_id,
-            "supply.cancelled",
-            actor,
-            {"status": "OPEN"},
-            {"status": "CANCELLED", "reason": reason},
+            [
+                _supply_event(
+                    supply_id,
+                    EventKind.SUPPLY_CANCELLED,
+                    actor,
+                    {"status": "CANCELLED", "reason": reason},
+                    {"status": "OPEN"},
+                )
+            ],
         )
         await _repromise(conn, services, row["product_id"], "SUPPLY_CANCELLED", actor)
-        result = await _fetch_supply(conn, supply_id)
+        result = await store.supply_record(conn, supply_id)
         await uow.commit()
     return Result(result)
 
@@ -450,7 +371,7 @@ async def receive_goods(services: Services, actor: Actor, data: ReceiptInput) ->
     if errors:
         return Result(errors=errors)
     today = services.today()
-    async with services.raw_uow() as uow:
+    async with services.uow() as uow:
         conn = uow.conn
         product = await _product(conn, data.sku)
         if product is None:
@@ -472,13 +393,8 @@ async def receive_goods(services: Services, actor: Actor, data: ReceiptInput) ->
                     "supplyId",
                 )
         await lock_pools(conn, [product["id"]])
-        on_hand = await conn.fetchval(
-            "INSERT INTO stock_levels (product_id, location_code, on_hand) VALUES ($1, $2, $3) "
-            "ON CONFLICT (product_id, location_code) "
-            "DO UPDATE SET on_hand = stock_levels.on_hand + EXCLUDED.on_hand RETURNING on_hand",
-            product["id"],
-            data.location,
-            data.quantity,
+        on_hand = await inventory_store.add_on_hand(
+            conn, product["id"], data.location, data.quantity
         )
         if on_hand > MAX_UNITS:
             return Result.fail(
@@ -487,57 +403,46 @@ async def receive_goods(services: Services, actor: Actor, data: ReceiptInput) ->
                 "input",
                 "quantity",
             )
-        await conn.execute(
-            "INSERT INTO stock_movements (product_id, location_code, delta, on_hand_after, "
-            "reason, note, actor) VALUES ($1, $2, $3, $4, 'RECEIPT', $5, $6)",
-            product["id"],
-            data.location,
-            data.quantity,
-            on_hand,
-            f"GRN {data.reference}",
-            actor.name,
-        )
+        events = [
+            ledger.stock_movement(
+                data.sku,
+                data.location,
+                data.quantity,
+                on_hand,
+                "RECEIPT",
+                f"GRN {data.reference}",
+                actor.name,
+            )
+        ]
         on_time: bool | None = None
         if supply is not None:
             on_time = today <= supply["original_expected_on"]
-            await conn.execute(
-                "UPDATE supply SET received_quantity = received_quantity + $2, "
-                "status = CASE WHEN received_quantity + $2 >= quantity THEN 'RECEIVED' "
-                "ELSE status END, "
-                "closed_at = CASE WHEN received_quantity + $2 >= quantity THEN now() END, "
-                "updated_at = now() WHERE id = $1",
-                supply["id"],
-                data.quantity,
+            await store.record_received(
+                conn, supply["id"], data.quantity, supply["supplier_code"], on_time
             )
-            if supply["supplier_code"] is not None:
-                await conn.execute(
-                    "UPDATE suppliers SET receipts = receipts + 1, "
-                    "on_time_receipts = on_time_receipts + $2 WHERE code = $1",
-                    supply["supplier_code"],
-                    1 if on_time else 0,
+            events.append(
+                _supply_event(
+                    supply["id"],
+                    EventKind.SUPPLY_RECEIVED,
+                    actor,
+                    {
+                        "receivedQuantity": supply["received_quantity"] + data.quantity,
+                        "reference": data.reference,
+                        "onTime": on_time,
+                    },
+                    {"receivedQuantity": supply["received_quantity"]},
                 )
-            await _audit(
-                conn,
-                supply["id"],
-                "supply.received",
-                actor,
-                {"receivedQuantity": supply["received_quantity"]},
-                {
-                    "receivedQuantity": supply["received_quantity"] + data.quantity,
-                    "reference": data.reference,
-                    "onTime": on_time,
-                },
             )
-        receipt_id = await conn.fetchval(
-            "INSERT INTO goods_receipts (product_id, location_code, supply_id, quantity, "
-            "reference, on_time, actor) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
-            product["id"],
-            data.location,
-            data.supply_id,
-            data.quantity,
-            data.reference,
-            on_time,
-            actor.name,
+        await ledger.append(conn, events)
+        receipt_id = await store.insert_receipt(
+            conn,
+            product_id=product["id"],
+            location=data.location,
+            supply_id=data.supply_id,
+            quantity=data.quantity,
+            reference=data.reference,
+            on_time=on_time,
+            actor=actor.name,
         )
         settled = await settle(conn, services, [product["id"]], "RECEIPT", actor.name, [receipt_id])
         allocated = min(data.quantity, settled.allocated.get(product["id"], 0))
@@ -550,20 +455,8 @@ async def receive_goods(services: Services, actor: Actor, data: ReceiptInput) ->
         )
         held = 0 if released else data.quantity - allocated
         to_stock = data.quantity - allocated - held
-        await conn.execute(
-            "UPDATE goods_receipts SET allocated = $2, held_for_launch = $3, to_stock = $4 "
-            "WHERE id = $1",
-            receipt_id,
-            allocated,
-            held,
-            to_stock,
-        )
-        allocations = await conn.fetch(
-            "SELECT a.line_id, a.quantity, l.order_id, o.number, l.allocated, l.quantity "
-            "AS line_quantity, l.status FROM allocations a JOIN order_lines l ON l.id = a.line_id "
-            "JOIN orders o ON o.id = l.order_id WHERE a.receipt_id = $1 ORDER BY a.id",
-            receipt_id,
-        )
+        await store.record_receipt_outcome(conn, receipt_id, allocated, held, to_stock)
+        allocations = await store.receipt_allocations(conn, receipt_id)
         await uow.commit()
     return Result(
         Receipt(
@@ -585,39 +478,24 @@ async def receive_goods(services: Services, actor: Actor, data: ReceiptInput) ->
 async def supply_page(
     services: Services, sku: str | None, limit: int, after_id: int | None, status: str | None
 ) -> list[Any]:
-    if sku is not None and "\x00" in sku:
+    if not clean_text(sku):
         return []
-    async with services.read_pool.acquire() as conn:
-        rows = await conn.fetch(
-            f"SELECT {SUPPLY_COLUMNS} {SUPPLY_FROM} "
-            "WHERE ($1::text IS NULL OR p.sku = $1) AND ($2::bigint IS NULL OR s.id > $2) "
-            "AND ($3::text IS NULL OR s.status = $3) ORDER BY s.id LIMIT $4",
-            sku,
-            after_id,
-            status,
-            limit,
-        )
-    return list(rows)
+    async with services.read() as conn:
+        return list(await store.supply_page(conn, sku, limit, after_id, status))
 
 
 async def supply_by_id(services: Services, ids: list[int]) -> dict[int, Any]:
-    async with services.read_pool.acquire() as conn:
-        rows = await conn.fetch(
-            f"SELECT {SUPPLY_COLUMNS} {SUPPLY_FROM} WHERE s.id = ANY($1::bigint[])", ids
-        )
+    async with services.read() as conn:
+        rows = await store.supply_by_id(conn, ids)
     return {r["id"]: r for r in rows}
 
 
 async def supply_history(services: Services, supply_ids: list[int]) -> dict[int, list[Any]]:
-    async with services.read_pool.acquire() as conn:
-        rows = await conn.fetch(
-            "SELECT entity_id, action, actor, before, after, created_at FROM audit_events "
-            "WHERE entity = 'supply' AND entity_id = ANY($1::text[]) ORDER BY id",
-            [str(i) for i in supply_ids],
-        )
+    async with services.read() as conn:
+        rows = await ledger.events_by_subject(conn, Subject.SUPPLY, [str(i) for i in supply_ids])
     grouped: dict[int, list[Any]] = {i: [] for i in supply_ids}
     for row in rows:
-        grouped[int(row["entity_id"])].append(row)
+        grouped[int(row["subject_id"])].append(row)
     return grouped
 
 
@@ -629,9 +507,9 @@ class PromiseEntry:
 
 async def atp(services: Services, sku: str, channel: str | None) -> Result[list[PromiseEntry]]:
     """What can still be promised to new demand by when (cumulative)."""
-    if "\x00" in sku:
+    if not clean_text(sku):
         return Result.fail(E.NOT_FOUND, "No such product.", "sku")
-    async with services.read_pool.acquire() as conn:
+    async with services.read() as conn:
         records = await fetch_records(conn, [sku])
     record = records.get(sku)
     if record is None:
@@ -668,27 +546,24 @@ async def set_allocation_policy(
 ) -> Result[str]:
     if policy not in ("FIFO", "PRIORITY_FIRST"):
         return Result.fail(E.INVALID_POLICY, "FIFO or PRIORITY_FIRST.", "input", "policy")
-    if "\x00" in sku:
-        return Result.fail(E.NOT_FOUND, "No such product.", "input", "sku")
-    async with services.raw_uow() as uow:
+    async with services.uow() as uow:
         conn = uow.conn
-        product = await conn.fetchrow(
-            "SELECT id, allocation_policy FROM products WHERE sku = $1 FOR NO KEY UPDATE", sku
-        )
+        product = await _product(conn, sku)
         if product is None:
             return Result.fail(E.NOT_FOUND, f"No product {sku!r}.", "input", "sku")
-        await conn.execute(
-            "UPDATE products SET allocation_policy = $2, updated_at = now() WHERE id = $1",
-            product["id"],
-            policy,
-        )
-        await conn.execute(
-            "INSERT INTO audit_events (entity, entity_id, action, actor, before, after) "
-            "VALUES ('product', $1, 'product.allocation_policy_set', $2, $3::jsonb, $4::jsonb)",
-            sku,
-            actor.name,
-            orjson.dumps({"allocationPolicy": product["allocation_policy"]}).decode(),
-            orjson.dumps({"allocationPolicy": policy}).decode(),
+        await catalog_store.set_allocation_policy(conn, product["id"], policy)
+        await ledger.append(
+            conn,
+            [
+                sku_event(
+                    EventKind.ALLOCATION_POLICY_SET,
+                    product["id"],
+                    sku,
+                    actor.name,
+                    {"allocationPolicy": policy},
+                    {"allocationPolicy": product["allocation_policy"]},
+                )
+            ],
         )
         await _repromise(conn, services, product["id"], "POLICY_CHANGED", actor)
         await uow.commit()

@@ -24,6 +24,9 @@ from datetime import date
 
 import asyncpg
 
+from app.domain.events import EventKind
+from app.storage.ledger import INSERT_EVENTS
+
 LOCK_POOLS_SQL = """
 SELECT 1 FROM inventory_pools ip JOIN products p ON p.id = ip.product_id
 WHERE ip.product_id = ANY($1::uuid[])
@@ -75,6 +78,9 @@ async def free_units(
     return {r["product_id"]: int(r["units"]) for r in rows}
 
 
+_ALLOCATED = EventKind.LINE_ALLOCATED.value
+_UNALLOCATED = EventKind.LINE_UNALLOCATED.value
+
 ALLOCATE_SQL = f"""
 WITH target AS (
     SELECT DISTINCT ON (t.product_id) t.product_id, t.receipt_id
@@ -113,8 +119,8 @@ WITH target AS (
     INSERT INTO allocations (line_id, product_id, receipt_id, quantity, cause, actor)
     SELECT id, product_id, receipt_id, take, $4, $5 FROM upd
 ), ev AS (
-    INSERT INTO order_events (order_id, line_id, action, actor, before, after)
-    SELECT order_id, id, 'line.allocated', $5,
+    {INSERT_EVENTS}
+    SELECT '{_ALLOCATED}', 'LINE', id::text, order_id, id, $5,
            jsonb_build_object('allocated', allocated - take, 'status', 'WAITING'),
            jsonb_build_object('allocated', allocated, 'status', status, 'units', take,
                               'cause', $4, 'receipt', receipt_id)
@@ -147,7 +153,7 @@ async def allocate(
     return {r["product_id"]: int(r["units"]) for r in rows}
 
 
-UNALLOCATE_SQL = """
+UNALLOCATE_SQL = f"""
 WITH lines AS (
     SELECT l.id, l.order_id, l.product_id, l.allocated
     FROM order_lines l
@@ -160,8 +166,8 @@ WITH lines AS (
     INSERT INTO allocations (line_id, product_id, quantity, cause, actor)
     SELECT id, product_id, -allocated, $2, $3 FROM upd
 ), ev AS (
-    INSERT INTO order_events (order_id, line_id, action, actor, before, after)
-    SELECT order_id, id, 'line.unallocated', $3,
+    {INSERT_EVENTS}
+    SELECT '{_UNALLOCATED}', 'LINE', id::text, order_id, id, $3,
            jsonb_build_object('allocated', allocated),
            jsonb_build_object('allocated', 0, 'status', 'WAITING', 'cause', $2)
     FROM upd

@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.settings import Settings
 
@@ -99,15 +97,3 @@ def resolve_database_url(settings: Settings) -> str:
     admin_url = start_embedded_server(settings.data_dir)
     asyncio.run(ensure_database(admin_url, settings.embedded_database))
     return with_database(admin_url, settings.embedded_database)
-
-
-def create_engine(url: str, settings: Settings, **overrides: Any) -> AsyncEngine:
-    options: dict[str, Any] = {
-        "pool_size": settings.db_pool_size,
-        "max_overflow": settings.db_max_overflow,
-        "pool_timeout": settings.db_pool_timeout,
-        "pool_pre_ping": False,
-        "connect_args": {"server_settings": {"application_name": "preorder-oms"}},
-    }
-    options.update(overrides)
-    return create_async_engine(to_sqlalchemy_url(url), **options)

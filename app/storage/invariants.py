@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.domain.events import EventKind
 
 ERROR = "error"
 WARNING = "warning"
@@ -257,10 +257,18 @@ def _pool_set(row: asyncpg.Record) -> Violation:
 
 # ---------------------------------------------------------------- (e) the stock ledger
 
-STOCK_LEDGER_SQL = """
+# The stock ledger is the ``stock.moved`` events of the event ledger.
+STOCK_MOVEMENTS = f"""
+SELECT e.id, p.id AS product_id, e.payload->>'location' AS location_code,
+       (e.payload->>'delta')::int AS delta, (e.payload->>'onHandAfter')::int AS on_hand_after
+FROM events e JOIN products p ON p.sku = e.subject_id
+WHERE e.order_id IS NULL AND e.subject = 'SKU' AND e.kind = '{EventKind.STOCK_MOVED.value}'
+"""
+
+STOCK_LEDGER_SQL = f"""
 WITH ledger AS (
     SELECT product_id, location_code, SUM(delta)::bigint AS total, COUNT(*)::int AS movements
-    FROM stock_movements
+    FROM ({STOCK_MOVEMENTS}) m
     GROUP BY product_id, location_code
 )
 SELECT p.sku, l.location_code, l.total AS expected, s.on_hand AS actual, l.movements
@@ -282,13 +290,13 @@ def _stock_ledger(row: asyncpg.Record) -> Violation:
     return Violation("stock_ledger", row["sku"], detail, row["expected"], row["actual"])
 
 
-STOCK_MOVEMENT_AFTER_SQL = """
+STOCK_MOVEMENT_AFTER_SQL = f"""
 SELECT p.sku, m.id, m.location_code, m.expected, m.on_hand_after AS actual
 FROM (
     SELECT id, product_id, location_code, on_hand_after,
            SUM(delta) OVER (PARTITION BY product_id, location_code ORDER BY id)::bigint
                AS expected
-    FROM stock_movements
+    FROM ({STOCK_MOVEMENTS}) sm
 ) m
 JOIN products p ON p.id = m.product_id
 WHERE m.on_hand_after <> m.expected
@@ -444,7 +452,7 @@ LOCK_POOLS_SQL = """
 SELECT ip.id
 FROM inventory_pools ip
 JOIN products p ON p.id = ip.product_id
-WHERE ip.id = ANY(:ids)
+WHERE ip.id = ANY($1::bigint[])
 ORDER BY p.sku COLLATE "C",
          array_position(ARRAY['CHANNEL', 'READY', 'PRE_ORDER', 'BACKORDER']::text[],
                         ip.kind::text),
@@ -456,14 +464,14 @@ REPAIR_KIND_SQL = f"""
 WITH drawn AS (
     SELECT product_id, pool_channel AS channel, SUM(quantity) AS units
     FROM order_lines
-    WHERE status IN ({_OPEN}) AND pool_kind = :kind
+    WHERE status IN ({_OPEN}) AND pool_kind = $1
     GROUP BY product_id, pool_channel
 ), target AS (
     SELECT ip.id, ip.committed AS before, COALESCE(d.units, 0)::int AS after
     FROM inventory_pools ip
     LEFT JOIN drawn d
            ON d.product_id = ip.product_id AND d.channel IS NOT DISTINCT FROM ip.channel_code
-    WHERE ip.kind = :kind AND ip.id = ANY(:ids)
+    WHERE ip.kind = $1 AND ip.id = ANY($2::bigint[])
 )
 UPDATE inventory_pools ip
 SET committed = t.after, updated_at = now()
@@ -474,7 +482,7 @@ RETURNING ip.id, ip.product_id, p.sku, ip.kind, ip.channel_code, t.before, t.aft
 """
 
 
-async def repair_committed(session: AsyncSession) -> list[PoolRepair]:
+async def repair_committed(conn: asyncpg.Connection) -> list[PoolRepair]:
     """Set each drifted pool's ``committed`` to the sum of its open lines; one UPDATE per kind.
 
     Only pools found drifted are locked, in placement's lock order. Placement and
@@ -484,14 +492,14 @@ async def repair_committed(session: AsyncSession) -> list[PoolRepair]:
     A PRE_ORDER or BACKORDER pool whose lines exceed its cap is left as it is (the check
     keeps reporting it): the cap constraint forbids that counter.
     """
-    drifted = [int(r[0]) for r in await session.execute(text(DRIFTED_POOLS_SQL))]
+    drifted = [int(r[0]) for r in await conn.fetch(DRIFTED_POOLS_SQL)]
     if not drifted:
         return []
-    ids = [int(r[0]) for r in await session.execute(text(LOCK_POOLS_SQL), {"ids": drifted})]
+    ids = [int(r[0]) for r in await conn.fetch(LOCK_POOLS_SQL, drifted)]
     repairs: list[PoolRepair] = []
     for kind in COUNTED_POOL_KINDS:
-        result = await session.execute(text(REPAIR_KIND_SQL), {"kind": kind, "ids": ids})
-        repairs.extend(_repair(row._mapping) for row in result)
+        rows = await conn.fetch(REPAIR_KIND_SQL, kind, ids)
+        repairs.extend(_repair(row) for row in rows)
     return sorted(repairs, key=lambda r: (r.sku, r.pool_id))
 
 

@@ -7,17 +7,15 @@ same order, so the two never deadlock.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, cast
+from decimal import Decimal
+from typing import Any
 
 import asyncpg
 import orjson
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.domain.availability import (
     BackorderPolicy,
@@ -50,7 +48,7 @@ SELECT p.id, p.sku, p.release_date, p.safety_stock, p.tags, p.price_minor, p.cur
                                                   ip.fixed_quantity, ip.id) ORDER BY ip.id)
                  FROM inventory_pools ip WHERE ip.product_id = p.id), '[]'::json) AS pools
 FROM products p
-WHERE p.sku = ANY(:skus)
+WHERE p.sku = ANY($1::text[])
 """
 
 
@@ -205,61 +203,38 @@ def _float(value: Any) -> float | None:
     return float(value) if value is not None else None
 
 
-async def load_records(
-    conn: AsyncConnection | AsyncSession, skus: Sequence[str]
-) -> dict[str, SkuRecord]:
-    """Snapshots for many SKUs in one statement."""
-    if not skus:
-        return {}
-    result = await conn.execute(text(SNAPSHOT_SQL), {"skus": list(skus)})
-    return {row.sku: record_from_row(cast(Mapping[str, Any], row._mapping)) for row in result}
-
-
-SNAPSHOT_SQL_ASYNCPG = SNAPSHOT_SQL.replace(":skus", "$1")
-
-
 async def fetch_records(conn: asyncpg.Connection, skus: Sequence[str]) -> dict[str, SkuRecord]:
-    """The same snapshots on a raw asyncpg connection: one round trip, no ORM."""
+    """Snapshots for many SKUs in one round trip."""
     if not skus:
         return {}
-    rows = await conn.fetch(SNAPSHOT_SQL_ASYNCPG, list(skus))
+    rows = await conn.fetch(SNAPSHOT_SQL, list(skus))
     return {row["sku"]: record_from_row(row) for row in rows}
 
 
-async def lock_product(session: AsyncSession, sku: str) -> Any:
-    """Lock one product row for an admin write; None when the SKU is unknown."""
-    result = await session.execute(
-        text("SELECT * FROM products WHERE sku = :sku FOR NO KEY UPDATE"), {"sku": sku}
-    )
-    return result.first()
-
-
-async def create_pools(session: AsyncSession, product_id: uuid.UUID) -> None:
-    await session.execute(
-        text(
-            "INSERT INTO inventory_pools (product_id, kind, capacity) VALUES "
-            "(:pid, 'READY', 0), (:pid, 'PRE_ORDER', NULL), (:pid, 'BACKORDER', NULL), "
-            "(:pid, 'RESERVED', NULL) ON CONFLICT DO NOTHING"
-        ),
-        {"pid": product_id},
+async def create_pools(conn: asyncpg.Connection, product_id: uuid.UUID) -> None:
+    await conn.execute(
+        "INSERT INTO inventory_pools (product_id, kind, capacity) VALUES "
+        "($1, 'READY', 0), ($1, 'PRE_ORDER', NULL), ($1, 'BACKORDER', NULL), "
+        "($1, 'RESERVED', NULL) ON CONFLICT DO NOTHING",
+        product_id,
     )
 
 
 RECOMPUTE_READY_SQL = """
 WITH base AS (
     SELECT GREATEST(0,
-        COALESCE((SELECT SUM(on_hand) FROM stock_levels WHERE product_id = :pid), 0)
+        COALESCE((SELECT SUM(on_hand) FROM stock_levels WHERE product_id = $1), 0)
         - p.safety_stock
         - COALESCE((SELECT committed FROM inventory_pools
-                    WHERE product_id = :pid AND kind = 'RESERVED'), 0))::int AS sellable
-    FROM products p WHERE p.id = :pid
+                    WHERE product_id = $1 AND kind = 'RESERVED'), 0))::int AS sellable
+    FROM products p WHERE p.id = $1
 ), targets AS (
     SELECT c.id, c.committed,
            CASE WHEN c.share_percent IS NOT NULL
                 THEN floor(base.sellable * c.share_percent / 100)::int
                 ELSE COALESCE(c.fixed_quantity, 0) END AS target
     FROM inventory_pools c, base
-    WHERE c.product_id = :pid AND c.kind = 'CHANNEL'
+    WHERE c.product_id = $1 AND c.kind = 'CHANNEL'
 ), clamped AS (
     SELECT t.id, LEAST(t.target, GREATEST(0, base.sellable - COALESCE(SUM(t.target) OVER (
                ORDER BY t.id ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)))::int AS cap
@@ -274,53 +249,103 @@ SET capacity = GREATEST(0, base.sellable
                            - COALESCE((SELECT SUM(set_aside) FROM channel_update), 0))::int,
     updated_at = now()
 FROM base
-WHERE r.product_id = :pid AND r.kind = 'READY'
+WHERE r.product_id = $1 AND r.kind = 'READY'
 RETURNING r.capacity
 """
 
 
-RECOMPUTE_READY_SQL_ASYNCPG = RECOMPUTE_READY_SQL.replace(":pid", "$1")
-
-
-async def recompute_ready_raw(conn: asyncpg.Connection, product_id: uuid.UUID) -> int:
-    """``recompute_ready`` on a raw asyncpg connection (placement and cancellation)."""
-    return int(await conn.fetchval(RECOMPUTE_READY_SQL_ASYNCPG, product_id))
-
-
-async def recompute_ready(session: AsyncSession, product_id: uuid.UUID) -> int:
+async def recompute_ready(conn: asyncpg.Connection, product_id: uuid.UUID) -> int:
     """Bring READY and CHANNEL capacities in line with stock; returns READY capacity."""
-    result = await session.execute(text(RECOMPUTE_READY_SQL), {"pid": product_id})
-    return int(result.scalar_one())
+    return int(await conn.fetchval(RECOMPUTE_READY_SQL, product_id))
 
 
-async def record_audit(
-    session: AsyncSession,
-    entity: str,
-    entity_id: str,
-    action: str,
-    actor: str,
-    before: dict[str, Any] | None,
-    after: dict[str, Any] | None,
+async def set_pool_cap(
+    conn: asyncpg.Connection, product_id: uuid.UUID, kind: str, cap: int | None
+) -> int | None:
+    """Set a PRE_ORDER or BACKORDER pool's cap atomically; returns the committed count when
+    the cap would be below it (nothing changed), else None."""
+    done = await conn.fetchval(
+        "UPDATE inventory_pools SET capacity = $3, updated_at = now() "
+        "WHERE product_id = $1 AND kind = $2 AND ($3::int IS NULL OR committed <= $3) "
+        "RETURNING id",
+        product_id,
+        kind,
+        cap,
+    )
+    if done is not None:
+        return None
+    committed = await conn.fetchval(
+        "SELECT committed FROM inventory_pools WHERE product_id = $1 AND kind = $2",
+        product_id,
+        kind,
+    )
+    return int(committed)
+
+
+async def set_channel_hold(
+    conn: asyncpg.Connection,
+    product_id: uuid.UUID,
+    channel: str,
+    quantity: int | None,
+    share_percent: Decimal | None,
 ) -> None:
-    await session.execute(
-        text(
-            "INSERT INTO audit_events (entity, entity_id, action, actor, before, after) "
-            "VALUES (:entity, :entity_id, :action, :actor, "
-            "CAST(:before AS jsonb), CAST(:after AS jsonb))"
-        ),
-        {
-            "entity": entity,
-            "entity_id": entity_id,
-            "action": action,
-            "actor": actor,
-            "before": json.dumps(before, default=str) if before is not None else None,
-            "after": json.dumps(after, default=str) if after is not None else None,
-        },
+    """Create or change a channel's hold (its capacity follows in ``recompute_ready``)."""
+    await conn.execute(
+        "INSERT INTO inventory_pools (product_id, kind, channel_code, capacity, "
+        "fixed_quantity, share_percent) VALUES ($1, 'CHANNEL', $2, 0, $3, $4) "
+        "ON CONFLICT ON CONSTRAINT uq_pool_product_kind DO UPDATE SET "
+        "fixed_quantity = EXCLUDED.fixed_quantity, share_percent = EXCLUDED.share_percent, "
+        "updated_at = now()",
+        product_id,
+        channel,
+        quantity,
+        share_percent,
     )
 
 
-def iso(value: date | None) -> str | None:
-    return value.isoformat() if value else None
+RESERVE_SQL = """
+UPDATE inventory_pools SET committed = committed + $2, updated_at = now()
+WHERE id = $1 AND (capacity IS NULL OR committed + $2 <= capacity)
+RETURNING committed
+"""
+
+RELEASE_SQL = """
+UPDATE inventory_pools SET committed = committed - $2, updated_at = now()
+WHERE id = $1 AND committed >= $2
+RETURNING committed
+"""
+
+
+async def release(conn: asyncpg.Connection, pool_id: int, quantity: int) -> bool:
+    """Give ``quantity`` units back to a pool; False if it has fewer committed (drift)."""
+    return await conn.fetchval(RELEASE_SQL, pool_id, quantity) is not None
+
+
+RELEASE_SHIPPED_SQL = """
+WITH x AS (
+    SELECT product_id, pool_kind AS kind, pool_channel AS channel, SUM(q)::int AS units
+    FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[])
+         AS u(product_id, pool_kind, pool_channel, q)
+    GROUP BY 1, 2, 3
+)
+UPDATE inventory_pools ip SET committed = ip.committed - x.units, updated_at = now()
+FROM x WHERE ip.product_id = x.product_id AND ip.kind = x.kind
+  AND ip.channel_code IS NOT DISTINCT FROM x.channel
+"""
+
+
+async def release_by_kind(
+    conn: asyncpg.Connection, units: Sequence[tuple[uuid.UUID, str, str | None, int]]
+) -> None:
+    """Take ``(product_id, pool kind, channel, units)`` out of their pools (shipped lines
+    leave the pool they were drawn from and, when ring-fenced, RESERVED)."""
+    await conn.execute(
+        RELEASE_SHIPPED_SQL,
+        [u[0] for u in units],
+        [u[1] for u in units],
+        [u[2] for u in units],
+        [u[3] for u in units],
+    )
 
 
 @dataclass(frozen=True)
@@ -332,22 +357,81 @@ class PoolRef:
 
 
 async def pool_page(
-    conn: AsyncConnection,
+    conn: asyncpg.Connection,
     sku: str | None,
     kind: PoolKind | None,
     limit: int,
     after_id: int | None,
 ) -> list[PoolRef]:
     """Pool rows ordered by id (keyset pagination)."""
-    result = await conn.execute(
-        text(
-            "SELECT ip.id, p.sku, ip.kind, ip.channel_code FROM inventory_pools ip "
-            "JOIN products p ON p.id = ip.product_id "
-            "WHERE (CAST(:sku AS text) IS NULL OR p.sku = :sku) "
-            "AND (CAST(:kind AS text) IS NULL OR ip.kind = :kind) "
-            "AND (CAST(:after AS bigint) IS NULL OR ip.id > :after) "
-            "ORDER BY ip.id LIMIT :limit"
-        ),
-        {"sku": sku, "kind": kind.value if kind else None, "after": after_id, "limit": limit},
+    rows = await conn.fetch(
+        "SELECT ip.id, p.sku, ip.kind, ip.channel_code FROM inventory_pools ip "
+        "JOIN products p ON p.id = ip.product_id "
+        "WHERE ($1::text IS NULL OR p.sku = $1) AND ($2::text IS NULL OR ip.kind = $2) "
+        "AND ($3::bigint IS NULL OR ip.id > $3) ORDER BY ip.id LIMIT $4",
+        sku,
+        kind.value if kind else None,
+        after_id,
+        limit,
     )
-    return [PoolRef(r.id, r.sku, PoolKind(r.kind), r.channel_code) for r in result]
+    return [PoolRef(r["id"], r["sku"], PoolKind(r["kind"]), r["channel_code"]) for r in rows]
+
+
+# ---------------------------------------------------------------- stock on hand
+
+
+async def on_hand_at(conn: asyncpg.Connection, product_id: uuid.UUID, location: str) -> int:
+    value = await conn.fetchval(
+        "SELECT on_hand FROM stock_levels WHERE product_id = $1 AND location_code = $2",
+        product_id,
+        location,
+    )
+    return int(value or 0)
+
+
+async def set_on_hand(
+    conn: asyncpg.Connection, product_id: uuid.UUID, location: str, units: int
+) -> None:
+    await conn.execute(
+        "INSERT INTO stock_levels (product_id, location_code, on_hand) VALUES ($1, $2, $3) "
+        "ON CONFLICT (product_id, location_code) DO UPDATE SET on_hand = EXCLUDED.on_hand",
+        product_id,
+        location,
+        units,
+    )
+
+
+async def add_on_hand(
+    conn: asyncpg.Connection, product_id: uuid.UUID, location: str, units: int
+) -> int:
+    """Add received units at a location; returns the new on-hand count there."""
+    return int(
+        await conn.fetchval(
+            "INSERT INTO stock_levels (product_id, location_code, on_hand) "
+            "VALUES ($1, $2, $3) ON CONFLICT (product_id, location_code) "
+            "DO UPDATE SET on_hand = stock_levels.on_hand + EXCLUDED.on_hand RETURNING on_hand",
+            product_id,
+            location,
+            units,
+        )
+    )
+
+
+async def stock_to_ship(
+    conn: asyncpg.Connection, product_id: uuid.UUID, location: str | None, units: int
+) -> asyncpg.Record | None:
+    """The location to ship ``units`` from (the given one, else the one with the most),
+    locked; None when no single location has that many."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT location_code, on_hand FROM stock_levels WHERE product_id = $1 "
+        "AND ($2::text IS NULL OR location_code = $2) AND on_hand >= $3 "
+        "ORDER BY on_hand DESC, location_code LIMIT 1 FOR UPDATE",
+        product_id,
+        location,
+        units,
+    )
+    return row
+
+
+def iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None

@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import asyncpg
 from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,11 +34,8 @@ def head_revisions() -> set[str]:
     return set(script.get_heads())
 
 
-async def current_revisions(engine: AsyncEngine) -> set[str]:
+async def current_revisions(conn: asyncpg.Connection) -> set[str]:
     """Revisions recorded in the database (empty when it was never migrated)."""
-    async with engine.connect() as conn:
-        exists = await conn.scalar(text("SELECT to_regclass('alembic_version') IS NOT NULL"))
-        if not exists:
-            return set()
-        rows = await conn.execute(text("SELECT version_num FROM alembic_version"))
-        return {row[0] for row in rows}
+    if not await conn.fetchval("SELECT to_regclass('alembic_version') IS NOT NULL"):
+        return set()
+    return {row[0] for row in await conn.fetch("SELECT version_num FROM alembic_version")}

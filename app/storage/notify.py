@@ -16,12 +16,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable
+import uuid
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import asyncpg
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.storage.database import to_asyncpg_dsn
 
@@ -35,10 +34,14 @@ STOP_SECONDS = 5.0  # how long shutdown waits for a send under way
 log = logging.getLogger(__name__)
 
 
-async def notify_inventory_changed(session: AsyncSession, sku: str) -> None:
-    """Queue a NOTIFY in the current transaction; it is delivered at commit, never before."""
-    await session.execute(
-        text("SELECT pg_notify(:channel, :sku)"), {"channel": INVENTORY_CHANNEL, "sku": sku}
+async def notify_inventory_changed(
+    conn: asyncpg.Connection, product_ids: Sequence[uuid.UUID]
+) -> None:
+    """Queue a NOTIFY per SKU in the current transaction; delivered at commit, never before."""
+    await conn.execute(
+        "SELECT pg_notify($1, sku) FROM products WHERE id = ANY($2::uuid[])",
+        INVENTORY_CHANNEL,
+        list(product_ids),
     )
 
 

@@ -24,6 +24,8 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.dialects.postgresql.base import ischema_names
+from sqlalchemy.types import UserDefinedType
 from sqlmodel import Field, SQLModel
 
 
@@ -207,43 +209,6 @@ class StockLevel(SQLModel, table=True):
     __table_args__ = (CheckConstraint("on_hand >= 0", name="ck_stock_on_hand_nonneg"),)
 
 
-class StockMovement(SQLModel, table=True):
-    """The stock ledger: every change of on-hand stock, with its reason. Append-only."""
-
-    __tablename__ = "stock_movements"
-    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
-    product_id: uuid.UUID = Field(
-        sa_column=Column(UUID(as_uuid=True), ForeignKey("products.id"), nullable=False)
-    )
-    location_code: str = Field(
-        sa_column=Column(String(64), ForeignKey("locations.code"), nullable=False)
-    )
-    delta: int = Field(sa_column=Column(Integer, nullable=False))
-    on_hand_after: int = Field(sa_column=Column(Integer, nullable=False))
-    reason: str = Field(sa_column=Column(String(32), nullable=False))
-    note: str | None = Field(default=None, sa_column=Column(Text))
-    actor: str = Field(sa_column=Column(Text, nullable=False))
-    created_at: datetime | None = _created_at()
-
-    __table_args__ = (Index("ix_stock_movements_product", "product_id", "id"),)
-
-
-class AuditEvent(SQLModel, table=True):
-    """Who changed what, when: before and after. Append-only."""
-
-    __tablename__ = "audit_events"
-    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
-    entity: str = Field(sa_column=Column(String(32), nullable=False))
-    entity_id: str = Field(sa_column=Column(Text, nullable=False))
-    action: str = Field(sa_column=Column(String(64), nullable=False))
-    actor: str = Field(sa_column=Column(Text, nullable=False))
-    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
-    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
-    created_at: datetime | None = _created_at()
-
-    __table_args__ = (Index("ix_audit_entity", "entity", "entity_id", "id"),)
-
-
 class ApiKey(SQLModel, table=True):
     """An API key: only a SHA-256 of the secret is stored; ``prefix`` finds the row."""
 
@@ -420,26 +385,6 @@ class PaymentEntry(SQLModel, table=True):
     )
 
 
-class OrderEvent(SQLModel, table=True):
-    """The order's audit trail: who, when, what, before -> after. Append-only."""
-
-    __tablename__ = "order_events"
-    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
-    order_id: uuid.UUID = Field(
-        sa_column=Column(
-            UUID(as_uuid=True), ForeignKey("orders.id", ondelete="CASCADE"), nullable=False
-        )
-    )
-    line_id: int | None = Field(default=None, sa_column=Column(BigInteger))
-    action: str = Field(sa_column=Column(String(48), nullable=False))
-    actor: str = Field(sa_column=Column(Text, nullable=False))
-    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
-    after: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
-    created_at: datetime | None = _created_at()
-
-    __table_args__ = (Index("ix_order_events_order", "order_id", "id"),)
-
-
 class IdempotencyKey(SQLModel, table=True):
     """Placement keys per (API key, channel) scope, kept OMS_IDEMPOTENCY_HOURS."""
 
@@ -609,23 +554,6 @@ class LinePromise(SQLModel, table=True):
     __table_args__ = (Index("ix_line_promises_line", "line_id", "id"),)
 
 
-class OutboxEvent(SQLModel, table=True):
-    """The transactional outbox: events written with the change, published after commit."""
-
-    __tablename__ = "outbox_events"
-    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
-    topic: str = Field(sa_column=Column(String(48), nullable=False))
-    aggregate_id: str = Field(sa_column=Column(Text, nullable=False))
-    payload: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
-    created_at: datetime | None = _created_at()
-    published_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
-
-    __table_args__ = (
-        Index("ix_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
-        Index("ix_outbox_topic", "topic", "id"),
-    )
-
-
 class SchedulerRun(SQLModel, table=True):
     """The last run of each scheduled job (whichever replica ran it)."""
 
@@ -659,4 +587,62 @@ class CarrierService(SQLModel, table=True):
             "transit_min_days >= 0 AND transit_max_days >= transit_min_days",
             name="ck_carrier_transit",
         ),
+    )
+
+
+class Xid8(UserDefinedType[int]):
+    """PostgreSQL's 64-bit transaction id (``pg_current_xact_id()``)."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "xid8"
+
+
+# Reflection (Alembic's autogenerate) knows the type by its name.
+ischema_names["xid8"] = Xid8
+
+
+class Event(SQLModel, table=True):
+    """The event ledger: every change the service makes, one row each, append-only.
+
+    ``kind`` says what happened (``app.domain.events.EventKind``), ``subject`` and
+    ``subject_id`` to what; order and line events also carry ``order_id`` (the order's
+    history). ``tx`` is the writing transaction: readers that follow the stream read only
+    rows of transactions older than every one still running (``app.storage.ledger``)."""
+
+    __tablename__ = "events"
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    tx: int | None = Field(
+        default=None,
+        sa_column=Column(Xid8(), nullable=False, server_default=text("pg_current_xact_id()")),
+    )
+    kind: str = Field(sa_column=Column(String(48), nullable=False))
+    subject: str = Field(sa_column=Column(String(16), nullable=False))
+    subject_id: str = Field(sa_column=Column(Text, nullable=False))
+    order_id: uuid.UUID | None = Field(
+        default=None,
+        sa_column=Column(UUID(as_uuid=True), ForeignKey("orders.id", ondelete="CASCADE")),
+    )
+    line_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    actor: str = Field(sa_column=Column(Text, nullable=False))
+    before: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    payload: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    created_at: datetime | None = _created_at()
+
+    __table_args__ = (
+        CheckConstraint(
+            "subject IN ('ORDER', 'LINE', 'SKU', 'SUPPLY', 'CUSTOMER', 'CARRIER_SERVICE', "
+            "'POOL', 'SHIPMENT')",
+            name="ck_events_subject",
+        ),
+        Index("ix_events_order", "order_id", "id", postgresql_where=text("order_id IS NOT NULL")),
+        Index(
+            "ix_events_subject",
+            "subject",
+            "subject_id",
+            "id",
+            postgresql_where=text("order_id IS NULL"),
+        ),
+        Index("ix_events_stream", "tx", "id"),
     )

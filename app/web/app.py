@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -24,14 +23,14 @@ from app.metrics import HTTP_LATENCY, HTTP_REQUESTS, POOLS
 from app.services.container import Services, system_now
 from app.services.scheduler import run_forever
 from app.settings import Settings
-from app.storage.database import create_engine, redact
+from app.storage.database import redact
 from app.storage.migrate import current_revisions, head_revisions
 from app.storage.notify import INVENTORY_CHANNEL, ChangeListener
 from app.storage.readpool import create_read_pool
 from app.web.documents import DocumentStore
 from app.web.graphql_view import OMSGraphQL
 from app.web.response_cache import ResponseCache
-from graphql_schema.fast_path import compile_documents
+from graphql_schema.compiled import compile_documents
 from graphql_schema.inventory.resolve import availability_for
 from graphql_schema.schema import build_schema
 
@@ -109,17 +108,16 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        engine = create_engine(database_url, settings)
         read_pool = await create_read_pool(database_url, settings.db_read_pool_size)
         write_pool = await create_read_pool(
             database_url, settings.db_write_pool_size, name="preorder-oms-write"
         )
-        svc = Services(engine, settings, clock=clock, read_pool=read_pool, write_pool=write_pool)
+        svc = Services(settings, clock=clock, read_pool=read_pool, write_pool=write_pool)
         holder["services"] = svc
         app.state.services = svc
-        engine_key = f"{id(engine):x}"
-        POOLS.engines[engine_key] = engine
-        POOLS.read_pools[engine_key] = read_pool
+        pool_key = f"{id(svc):x}"
+        POOLS.pools[f"{pool_key}-read"] = read_pool
+        POOLS.pools[f"{pool_key}-write"] = write_pool
 
         def on_change(channel: str, payload: str) -> None:
             response_cache.clear()
@@ -154,11 +152,10 @@ def create_app(
                         await scheduler
             await listener.stop()
             await svc.inventory_notifier.stop()  # sends what is still pending
-            POOLS.engines.pop(engine_key, None)
-            POOLS.read_pools.pop(engine_key, None)
+            POOLS.pools.pop(f"{pool_key}-read", None)
+            POOLS.pools.pop(f"{pool_key}-write", None)
             await read_pool.close()
             await write_pool.close()
-            await engine.dispose()
             log.info("service_stopped")
 
     schema = build_schema(settings)
@@ -189,16 +186,16 @@ def create_app(
         svc = services()
         checks: dict[str, str] = {}
         ready = True
+        current: set[str] = set()
         try:
-            async with svc.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+            async with svc.read() as conn:
+                current = await current_revisions(conn)
             checks["database"] = "ok"
         except Exception as exc:
             log.warning("readiness_database_failed", error=type(exc).__name__)
             checks["database"] = "unreachable"
             ready = False
         if ready:
-            current = await current_revisions(svc.engine)
             if current == heads:
                 checks["migrations"] = "at head"
             else:

@@ -19,8 +19,8 @@ from app.services.auth import authenticate
 from app.services.container import Services
 from app.web.documents import DocumentStore
 from app.web.response_cache import ResponseCache, is_public_read
+from graphql_schema.compiled import CompiledOperation, CompiledPlaceOrder, Handoff
 from graphql_schema.context import Context
-from graphql_schema.fast_path import CompiledOperation, CompiledPlaceOrder, Handoff
 
 AUTH_HEADERS = (b"authorization", b"x-api-key")
 

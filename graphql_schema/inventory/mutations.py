@@ -11,10 +11,11 @@ from strawberry.types import Info
 
 from app.domain.availability import PaymentTerms as DomainPaymentTerms
 from app.services import inventory
+from app.services.error_codes import CatalogErrorCode
 from app.services.inventory import BackorderInput, PaymentInput, PreorderInput, ProductInput
-from app.services.results import CatalogErrorCode, Result
+from app.services.results import Result
 from app.storage.inventory import SkuRecord
-from graphql_schema.auth import require_scope
+from graphql_schema.auth import require_ops
 from graphql_schema.context import Context
 from graphql_schema.errors import UserError
 from graphql_schema.inventory.types import PaymentTermsKind, to_user_errors
@@ -142,7 +143,7 @@ class InventoryMutations:
     async def create_product(
         self, info: Info[Context, Any], input: CreateProductInput
     ) -> ProductPayload:
-        actor = await require_scope(info, "ops")
+        actor = await require_ops(info)
         options: Any = {} if input.options is None else input.options
         if not isinstance(options, dict):
             return await _payload(
@@ -176,7 +177,7 @@ class InventoryMutations:
     async def configure_preorder(
         self, info: Info[Context, Any], input: ConfigurePreorderInput
     ) -> ProductPayload:
-        actor = await require_scope(info, "ops")
+        actor = await require_ops(info)
         result = await inventory.configure_preorder(
             info.context.services,
             actor,
@@ -195,7 +196,7 @@ class InventoryMutations:
     async def configure_backorder(
         self, info: Info[Context, Any], input: ConfigureBackorderInput
     ) -> ProductPayload:
-        actor = await require_scope(info, "ops")
+        actor = await require_ops(info)
         result = await inventory.configure_backorder(
             info.context.services,
             actor,
@@ -211,7 +212,7 @@ class InventoryMutations:
 
     @strawberry.mutation(description="Set on-hand stock at a location (e.g. after a count).")
     async def set_stock(self, info: Info[Context, Any], input: SetStockInput) -> ProductPayload:
-        actor = await require_scope(info, "ops")
+        actor = await require_ops(info)
         result = await inventory.change_stock(
             info.context.services,
             actor,
@@ -227,7 +228,7 @@ class InventoryMutations:
     async def adjust_stock(
         self, info: Info[Context, Any], input: AdjustStockInput
     ) -> ProductPayload:
-        actor = await require_scope(info, "ops")
+        actor = await require_ops(info)
         result = await inventory.change_stock(
             info.context.services,
             actor,
@@ -243,7 +244,7 @@ class InventoryMutations:
     async def set_safety_stock(
         self, info: Info[Context, Any], input: SetSafetyStockInput
     ) -> ProductPayload:
-        actor = await require_scope(info, "ops")
+        actor = await require_ops(info)
         result = await inventory.set_safety_stock(
             info.context.services, actor, input.sku, input.quantity
         )
@@ -253,7 +254,7 @@ class InventoryMutations:
     async def allocate_channel_pool(
         self, info: Info[Context, Any], input: AllocateChannelPoolInput
     ) -> ProductPayload:
-        actor = await require_scope(info, "ops")
+        actor = await require_ops(info)
         result = await inventory.allocate_channel_pool(
             info.context.services,
             actor,

@@ -10,13 +10,15 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from app.services import orders as order_service
-from app.services.orders import LineInput, Placed
-from app.services.orders import PlaceOrderInput as PlaceOrderCommand
-from app.services.results import Actor, Result, ServiceError
-from graphql_schema.auth import current_actor, require_scope
+from app.services import policy
+from app.services.error_codes import OrderErrorCode
+from app.services.orders import admin, cancellation, payments
+from app.services.orders.placement import LineInput, Placed, place_order
+from app.services.orders.placement import PlaceOrderInput as PlaceOrderCommand
+from app.services.results import Result, ServiceError
+from graphql_schema.auth import require, require_ops, require_order_manager
 from graphql_schema.context import Context
-from graphql_schema.errors import AuthenticationError, PermissionDenied, PublicError, UserError
+from graphql_schema.errors import PublicError, UserError
 from graphql_schema.inventory.types import to_user_errors
 from graphql_schema.orders.queries import order_uuid
 from graphql_schema.orders.types import Order, OrderPayload, PlaceOrderPayload
@@ -66,23 +68,8 @@ class PlaceOrderInput:
     ship_together: bool = False
 
 
-async def _actor(info: Info[Context, Any]) -> Actor:
-    actor = await current_actor(info)
-    if actor is None:
-        raise AuthenticationError("An API key is required.")
-    return actor
-
-
-def _clear(info: Info[Context, Any]) -> None:
-    """A mutation changed orders: nothing this request loaded before is current."""
-    _clear_loaders(info.context)
-
-
-def _clear_loaders(context: Context) -> None:
-    context.loaders.order_by_id.clear_all()
-    context.loaders.lines_by_order.clear_all()
-    context.loaders.payments_by_order.clear_all()
-    context.loaders.events_by_order.clear_all()
+async def require_placer(info: Info[Context, Any]) -> Any:
+    return await require(info, policy.may_place_orders, "This key may not place orders.")
 
 
 # The compiled trusted placeOrder (graphql_schema/fast_path.py) runs the placement itself;
@@ -91,14 +78,6 @@ def _clear_loaders(context: Context) -> None:
 PLACEMENT_OUTCOME: ContextVar[Result[Placed] | BaseException | None] = ContextVar(
     "placement_outcome", default=None
 )
-
-
-def may_place_orders(actor: Actor) -> bool:
-    return (
-        actor.has_scope("ops")
-        or actor.has_scope("storefront")
-        or any(s.startswith("channel:") for s in actor.scopes)
-    )
 
 
 def placement_command(
@@ -143,7 +122,7 @@ async def placement_payload(context: Context, result: Result[Placed]) -> PlaceOr
         )
     placed = result.value
     order: Order | None
-    _clear_loaders(context)
+    context.loaders.orders_changed()
     if placed.row is not None:
         context.loaders.order_by_id.prime(placed.order_id, placed.row)
         if placed.lines is not None:
@@ -161,7 +140,7 @@ async def placement_payload(context: Context, result: Result[Placed]) -> PlaceOr
 
 
 async def _order_payload(info: Info[Context, Any], order_id: Any) -> Order | None:
-    _clear(info)
+    info.context.loaders.orders_changed()
     row = await info.context.loaders.order_by_id.load(order_id)
     return Order.from_row(row) if row else None
 
@@ -200,11 +179,9 @@ class OrderMutations:
             if isinstance(outcome, BaseException):
                 raise outcome
             return await placement_payload(info.context, outcome)
-        actor = await _actor(info)
-        if not may_place_orders(actor):
-            raise PermissionDenied("This key may not place orders.")
+        actor = await require_placer(info)
         address = input.shipping_address or ShippingAddressInput()
-        result = await order_service.place_order(
+        result = await place_order(
             info.context.services,
             actor,
             placement_command(
@@ -229,11 +206,11 @@ class OrderMutations:
 
     @strawberry.mutation(description="Cancel every open line; refunds or voids in the ledger.")
     async def cancel_order(self, info: Info[Context, Any], input: CancelOrderInput) -> OrderPayload:
-        actor = await _actor(info)
+        actor = await require_order_manager(info)
         order_id = order_uuid(input.id)
         if order_id is None:
             return _no_order("id")
-        result = await order_service.cancel(
+        result = await cancellation.cancel(
             info.context.services, actor, order_id, None, input.reason
         )
         return await _changed(info, result, order_id)
@@ -242,7 +219,7 @@ class OrderMutations:
     async def cancel_order_line(
         self, info: Info[Context, Any], input: CancelOrderLineInput
     ) -> OrderPayload:
-        actor = await _actor(info)
+        actor = await require_order_manager(info)
         order_id = order_uuid(input.order_id)
         try:
             line_id = int(parse_global_id("OrderLine", input.line_id))
@@ -252,7 +229,7 @@ class OrderMutations:
             line_id = -1  # no such line: NOT_FOUND below, never a database range error
         if order_id is None:
             return _no_order("orderId")
-        result = await order_service.cancel(
+        result = await cancellation.cancel(
             info.context.services, actor, order_id, line_id, input.reason
         )
         return await _changed(info, result, order_id)
@@ -261,11 +238,11 @@ class OrderMutations:
         description="Add or remove tags by hand (PRIORITY, LIMITED_RUN, own tags)."
     )
     async def tag_order(self, info: Info[Context, Any], input: TagOrderInput) -> OrderPayload:
-        actor = await _actor(info)
+        actor = await require_order_manager(info)
         order_id = order_uuid(input.id)
         if order_id is None:
             return _no_order("id")
-        result = await order_service.tag_order(
+        result = await admin.tag_order(
             info.context.services, actor, order_id, list(input.add), list(input.remove)
         )
         return await _changed(info, result, order_id)
@@ -299,15 +276,19 @@ class OrderAdminMutations:
     async def renew_expiring_authorizations(
         self, info: Info[Context, Any], within_hours: int = 24
     ) -> RenewAuthorizationsPayload:
-        actor = await require_scope(info, "ops")
+        actor = await require_ops(info)
         if not 0 < within_hours <= 24 * 30:
             return RenewAuthorizationsPayload(
                 renewed=0,
                 user_errors=to_user_errors(
-                    [ServiceError(("withinHours",), "INVALID", "Between 1 and 720 hours.")]
+                    [
+                        ServiceError(
+                            ("withinHours",), OrderErrorCode.INVALID, "Between 1 and 720 hours."
+                        )
+                    ]
                 ),
             )
-        result = await order_service.renew_authorizations(
+        result = await payments.renew_authorizations(
             info.context.services, actor, timedelta(hours=within_hours)
         )
         return RenewAuthorizationsPayload(renewed=result.value or 0, user_errors=[])
@@ -316,9 +297,9 @@ class OrderAdminMutations:
     async def set_customer_priority(
         self, info: Info[Context, Any], input: SetCustomerPriorityInput
     ) -> CustomerPriorityPayload:
-        actor = await require_scope(info, "ops")
+        actor = await require_ops(info)
         email = input.email.strip().lower()
-        result = await order_service.set_customer_priority(
+        result = await admin.set_customer_priority(
             info.context.services, actor, email, input.priority
         )
         return CustomerPriorityPayload(
@@ -331,7 +312,9 @@ class OrderAdminMutations:
 def _no_order(field: str) -> OrderPayload:
     return OrderPayload(
         order=None,
-        user_errors=to_user_errors([ServiceError(("input", field), "NOT_FOUND", "No such order.")]),
+        user_errors=to_user_errors(
+            [ServiceError(("input", field), OrderErrorCode.NOT_FOUND, "No such order.")]
+        ),
     )
 
 

@@ -9,11 +9,12 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from app.services import orders as order_service
-from app.services.orders import OrderFilter
-from graphql_schema.auth import current_actor, require_scope
+from app.services import policy
+from app.services.orders import reads
+from app.services.orders.reads import OrderFilter
+from graphql_schema.auth import require, require_reader
 from graphql_schema.context import Context
-from graphql_schema.errors import AuthenticationError, PublicError
+from graphql_schema.errors import PublicError
 from graphql_schema.orders.types import LineState, Order, OrderStatus
 from graphql_schema.relay import (
     Connection,
@@ -42,31 +43,20 @@ def order_uuid(value: str) -> uuid.UUID | None:
         return None
 
 
-async def require_reader(info: Info[Context, Any], token: str | None) -> None:
-    """Before any lookup: an anonymous caller without a token learns nothing, not even
-    whether an order number exists."""
-    if await current_actor(info) is None and not token:
-        raise AuthenticationError("An API key or the order token is required.")
-
-
 async def readable_order(
     info: Info[Context, Any], order_id: uuid.UUID | None, token: str | None
 ) -> Order | None:
-    """The order when the caller may read it: ops, the order's channel, or its token."""
-    await require_reader(info, token)
+    """The order when the caller may read it (``policy.may_read_order``), else None, the same
+    answer as for an order that does not exist."""
+    actor = await require_reader(info, token)
     if order_id is None:
         return None
     row = await info.context.loaders.order_by_id.load(order_id)
-    if row is None:
-        return None
-    actor = await current_actor(info)
-    if actor is not None and (
-        actor.has_scope("ops") or actor.has_scope(f"channel:{row['channel_code']}")
+    if row is None or not policy.may_read_order(
+        actor, row["channel_code"], reads.token_matches(row, token)
     ):
-        return Order.from_row(row)
-    if order_service.token_matches(row, token):
-        return Order.from_row(row)
-    return None
+        return None
+    return Order.from_row(row)
 
 
 @strawberry.type
@@ -82,9 +72,7 @@ class OrderQueries:
         self, info: Info[Context, Any], number: str, token: str | None = None
     ) -> Order | None:
         await require_reader(info, token)
-        if not order_service.clean_text(number, 64):
-            return None
-        order_id = await order_service.order_id_by_number(info.context.services, number)
+        order_id = await reads.order_id_by_number(info.context.services, number)
         return await readable_order(info, order_id, token)
 
     @strawberry.field(description="Orders newest first (ops: all; a channel key: its own).")
@@ -95,15 +83,12 @@ class OrderQueries:
         after: str | None = None,
         filter: OrderFilterInput | None = None,
     ) -> Connection[Order]:
-        actor = await current_actor(info)
-        if actor is None:
-            raise AuthenticationError("An API key is required.")
-        channel_only = None
-        if not actor.has_scope("ops"):
-            channels = [s.split(":", 1)[1] for s in actor.scopes if s.startswith("channel:")]
-            if len(channels) != 1:
-                await require_scope(info, "ops")
-            channel_only = channels[0]
+        actor = await require(
+            info,
+            policy.may_list_orders,
+            "Order lists need the 'ops' scope or the scope of exactly one channel.",
+        )
+        channel_only = policy.order_list_channel(actor)
         size = check_page_size(first)
         cursor = decode_cursor("order", after)
         after_key = None
@@ -114,7 +99,7 @@ class OrderQueries:
             except ValueError:
                 raise PublicError("Invalid cursor.", "INVALID_CURSOR") from None
         flt = filter or OrderFilterInput()
-        rows = await order_service.list_orders(
+        rows = await reads.list_orders(
             info.context.services,
             OrderFilter(
                 state=flt.state.value if flt.state else None,

@@ -10,11 +10,11 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
+from app.services import fulfilment
 from app.services import queue as queue_service
-from app.services.results import Actor, Result, ServiceError
-from graphql_schema.auth import current_actor
+from graphql_schema.auth import require_order_manager, require_reader
 from graphql_schema.context import Context
-from graphql_schema.errors import AuthenticationError, PublicError
+from graphql_schema.errors import PublicError
 from graphql_schema.inventory.types import to_user_errors
 from graphql_schema.orders.mutations import _changed, _no_order
 from graphql_schema.orders.queries import order_uuid
@@ -61,13 +61,6 @@ class ConfirmDeliveryInput:
     delivered_on: date
 
 
-async def _actor(info: Info[Context, Any]) -> Actor:
-    actor = await current_actor(info)
-    if actor is None:
-        raise AuthenticationError("An API key is required.")
-    return actor
-
-
 def _line_id(value: str) -> int:
     try:
         number = int(parse_global_id("OrderLine", value))
@@ -112,13 +105,11 @@ class QueueMutations:
     async def respond_to_delay(
         self, info: Info[Context, Any], input: RespondToDelayInput
     ) -> OrderPayload:
-        actor = await current_actor(info)
-        if actor is None and not input.token:
-            raise AuthenticationError("An API key or the order token is required.")
+        actor = await require_reader(info, input.token)
         line_id = _line_id(input.order_line_id)
         result = await queue_service.respond_to_delay(
             info.context.services,
-            actor or Actor("customer", frozenset({"storefront"})),
+            actor,
             line_id,
             input.decision.value,
             input.token,
@@ -134,30 +125,24 @@ class QueueMutations:
     async def dispatch_order_lines(
         self, info: Info[Context, Any], input: DispatchOrderLinesInput
     ) -> OrderPayload:
-        actor = await _actor(info)
+        actor = await require_order_manager(info)
         order_id = order_uuid(input.order_id)
         if order_id is None:
             return _no_order("orderId")
-        result: Result[Any]
-        try:
-            result = await queue_service.dispatch(
-                info.context.services, actor, order_id, _line_ids(input.line_ids), input.location
-            )
-        except queue_service.PaymentFailed as exc:
-            result = Result(
-                errors=[ServiceError(("input",), "PAYMENT_DECLINED", f"Capture failed: {exc}")]
-            )
+        result = await fulfilment.dispatch(
+            info.context.services, actor, order_id, _line_ids(input.line_ids), input.location
+        )
         return await _changed(info, result, order_id)
 
     @strawberry.mutation(description="Record the delivery date of shipped lines (for the KPI).")
     async def confirm_delivery(
         self, info: Info[Context, Any], input: ConfirmDeliveryInput
     ) -> OrderPayload:
-        actor = await _actor(info)
+        actor = await require_order_manager(info)
         order_id = order_uuid(input.order_id)
         if order_id is None:
             return _no_order("orderId")
-        result = await queue_service.confirm_delivery(
+        result = await fulfilment.confirm_delivery(
             info.context.services, actor, order_id, _line_ids(input.line_ids), input.delivered_on
         )
         return await _changed(info, result, order_id)
@@ -166,7 +151,7 @@ class QueueMutations:
 async def _pause(
     info: Info[Context, Any], order_gid: str, line_gid: str | None, paused: bool
 ) -> OrderPayload:
-    actor = await _actor(info)
+    actor = await require_order_manager(info)
     order_id = order_uuid(order_gid)
     if order_id is None:
         return _no_order("orderId" if line_gid else "id")

@@ -11,7 +11,9 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from app.services.promises import RegionTransit as PromiseRegion
+from app.domain.lines import ShipsWhen, awaits_supply, ships_when
+from app.domain.payments import PaymentTotals
+from app.services.orders.reads import line_payment_totals, order_payment_totals
 from app.services.promises import live_estimate
 from graphql_schema.context import Context
 from graphql_schema.errors import UserError
@@ -78,32 +80,16 @@ class PaymentSummary:
     due_at_dispatch: Money = strawberry.field(description="Balance still to be taken.")
 
 
-def _captured(entries: list[Any]) -> int:
-    return sum(int(e["amount_minor"]) for e in entries if e["kind"] == "CAPTURE")
+def _summary(t: PaymentTotals, currency: str) -> PaymentSummary:
+    def money(amount: int) -> Money:
+        return Money(amount_minor=Long(amount), currency=currency)
 
-
-def line_due(line: Any, entries: list[Any]) -> int:
-    """What a line still owes at dispatch: nothing once cancelled."""
-    if line["status"] == "CANCELLED":
-        return 0
-    mine = [e for e in entries if e["line_id"] == line["id"]]
-    return max(0, int(line["quantity"]) * int(line["unit_price_minor"]) - _captured(mine))
-
-
-def _summary(entries: list[Any], currency: str, due: int) -> PaymentSummary:
-    sums: dict[str, int] = {}
-    for e in entries:
-        sums[e["kind"]] = sums.get(e["kind"], 0) + int(e["amount_minor"])
-    captured = sums.get("CAPTURE", 0)
-    refunded = sums.get("REFUND", 0)
-    voided = sums.get("VOID", 0)
-    authorized = max(0, sums.get("AUTHORIZE", 0) + sums.get("REAUTHORIZE", 0) - voided)
     return PaymentSummary(
-        captured=Money(amount_minor=Long(captured), currency=currency),
-        authorized=Money(amount_minor=Long(authorized), currency=currency),
-        refunded=Money(amount_minor=Long(refunded), currency=currency),
-        voided=Money(amount_minor=Long(voided), currency=currency),
-        due_at_dispatch=Money(amount_minor=Long(due), currency=currency),
+        captured=money(t.captured),
+        authorized=money(t.authorized),
+        refunded=money(t.refunded),
+        voided=money(t.voided),
+        due_at_dispatch=money(t.due),
     )
 
 
@@ -189,8 +175,7 @@ class OrderLine:
     @strawberry.field
     async def payment_summary(self, info: Info[Context, Any]) -> PaymentSummary:
         entries = await info.context.loaders.payments_by_order.load(self._order_id)
-        mine = [e for e in entries if e["line_id"] == self._db_id]
-        return _summary(mine, self._currency, line_due(self._row, entries))
+        return _summary(line_payment_totals(self._row, entries), self._currency)
 
     @strawberry.field(
         description="The current promise: when this line should arrive (null for lines "
@@ -198,7 +183,7 @@ class OrderLine:
     )
     async def delivery_estimate(self, info: Info[Context, Any]) -> DeliveryEstimate | None:
         row = self._row
-        if row["state"] == "READY" or row["status"] not in ("WAITING", "ALLOCATED"):
+        if not awaits_supply(row["state"], row["status"]):
             return None
         if row["promised_at"] is not None:
             history = await info.context.loaders.promises_by_line.load(self._db_id)
@@ -216,14 +201,11 @@ class OrderLine:
         order = await info.context.loaders.order_by_id.load(self._order_id)
         address = _json(order["address"]) if order is not None else {}
         service = address.get("carrierService") if isinstance(address, dict) else None
-        region = reference.transit(row["region"], service) or reference.regions.get("")
         est = live_estimate(
             record,
             int(row["units_ahead"] or 0),
             int(row["quantity"] - row["allocated"]) if row["status"] == "WAITING" else 0,
-            PromiseRegion(region.code, region.transit_min_days, region.transit_max_days)
-            if region
-            else None,
+            reference.transit_or_default(row["region"], service),
             info.context.services,
         )
         return DeliveryEstimate(
@@ -281,9 +263,10 @@ class OrderLine:
 
 
 SHIPS_WHEN = {
-    "READY": "now",
-    "PRE_ORDER": "at release",
-    "BACKORDER": "when back in stock",
+    ShipsWhen.NOW: "now",
+    ShipsWhen.AT_RELEASE: "at release",
+    ShipsWhen.WHEN_BACK_IN_STOCK: "when back in stock",
+    ShipsWhen.TOGETHER_WHEN_COMPLETE: "together, when complete",
 }
 
 
@@ -331,7 +314,7 @@ class Order:
         for number in sorted(groups):
             members = groups[number]
             states = sorted({m.state for m in members}, key=lambda s: list(LineState).index(s))
-            when = SHIPS_WHEN[states[0].value] if len(states) == 1 else "together, when complete"
+            when = SHIPS_WHEN[ships_when(s.value for s in states)]
             result.append(
                 ShipmentGroup(number=number, states=states, ships_when=when, lines=members)
             )
@@ -358,18 +341,18 @@ class Order:
     async def payment_summary(self, info: Info[Context, Any]) -> PaymentSummary:
         rows = await info.context.loaders.payments_by_order.load(self._db_id)
         lines = await info.context.loaders.lines_by_order.load(self._db_id)
-        return _summary(rows, self._currency, sum(line_due(line, rows) for line in lines))
+        return _summary(order_payment_totals(lines, rows), self._currency)
 
     @strawberry.field
     async def events(self, info: Info[Context, Any]) -> list[OrderEvent]:
         rows = await info.context.loaders.events_by_order.load(self._db_id)
         return [
             OrderEvent(
-                action=r["action"],
+                action=r["kind"],
                 actor=r["actor"],
                 line_id=global_id("OrderLine", str(r["line_id"])) if r["line_id"] else None,
                 before=_json(r["before"]),
-                after=_json(r["after"]),
+                after=_json(r["payload"]),
                 at=r["created_at"],
             )
             for r in rows

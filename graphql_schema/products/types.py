@@ -9,7 +9,7 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from app.storage.tables import Product as ProductRow
+from app.storage.catalog import ProductRow
 from graphql_schema.auth import require_internal
 from graphql_schema.context import Context
 from graphql_schema.inventory.resolve import availability_for, pools_for

@@ -11,8 +11,9 @@ from strawberry.types import Info
 
 from app.services import scheduler, shipping
 from app.services import supply as supply_service
+from app.services.error_codes import SupplyErrorCode
 from app.services.results import Result, ServiceError
-from graphql_schema.auth import require_scope
+from graphql_schema.auth import require_ops
 from graphql_schema.context import Context
 from graphql_schema.errors import PublicError
 from graphql_schema.inventory.types import to_user_errors
@@ -119,7 +120,7 @@ def _bad_id(field: str) -> SupplyPayload:
     return SupplyPayload(
         supply=None,
         user_errors=to_user_errors(
-            [ServiceError(("input", field), "SUPPLY_NOT_FOUND", "No such supply.")]
+            [ServiceError(("input", field), SupplyErrorCode.SUPPLY_NOT_FOUND, "No such supply.")]
         ),
     )
 
@@ -130,7 +131,7 @@ class SupplyMutations:
     async def create_purchase_order(
         self, info: Info[Context, Any], input: CreatePurchaseOrderInput
     ) -> SupplyPayload:
-        actor = await require_scope(info, "ops")
+        actor = await require_ops(info)
         result = await supply_service.create_purchase_order(
             info.context.services,
             actor,
@@ -151,7 +152,7 @@ class SupplyMutations:
     async def schedule_production_run(
         self, info: Info[Context, Any], input: ScheduleProductionRunInput
     ) -> SupplyPayload:
-        actor = await require_scope(info, "ops")
+        actor = await require_ops(info)
         result = await supply_service.schedule_production_run(
             info.context.services,
             actor,
@@ -173,7 +174,7 @@ class SupplyMutations:
     async def update_supply_eta(
         self, info: Info[Context, Any], input: UpdateSupplyEtaInput
     ) -> SupplyPayload:
-        actor = await require_scope(info, "ops")
+        actor = await require_ops(info)
         supply_id = _supply_id(input.id)
         if supply_id < 0:
             return _bad_id("id")
@@ -186,7 +187,7 @@ class SupplyMutations:
     async def cancel_supply(
         self, info: Info[Context, Any], input: CancelSupplyInput
     ) -> SupplyPayload:
-        actor = await require_scope(info, "ops")
+        actor = await require_ops(info)
         supply_id = _supply_id(input.id)
         if supply_id < 0:
             return _bad_id("id")
@@ -202,7 +203,7 @@ class SupplyMutations:
     async def receive_goods(
         self, info: Info[Context, Any], input: ReceiveGoodsInput
     ) -> ReceiveGoodsPayload:
-        actor = await require_scope(info, "ops")
+        actor = await require_ops(info)
         supply_id = None
         if input.supply_id is not None:
             supply_id = _supply_id(input.supply_id)
@@ -210,7 +211,13 @@ class SupplyMutations:
                 return ReceiveGoodsPayload(
                     receipt=None,
                     user_errors=to_user_errors(
-                        [ServiceError(("input", "supplyId"), "SUPPLY_NOT_FOUND", "No such supply.")]
+                        [
+                            ServiceError(
+                                ("input", "supplyId"),
+                                SupplyErrorCode.SUPPLY_NOT_FOUND,
+                                "No such supply.",
+                            )
+                        ]
                     ),
                 )
         result = await supply_service.receive_goods(
@@ -258,7 +265,7 @@ class SupplyMutations:
     async def set_allocation_policy(
         self, info: Info[Context, Any], input: SetAllocationPolicyInput
     ) -> AllocationPolicyPayload:
-        actor = await require_scope(info, "ops")
+        actor = await require_ops(info)
         result = await supply_service.set_allocation_policy(
             info.context.services, actor, input.sku, input.policy.value
         )
@@ -272,7 +279,7 @@ class SupplyMutations:
     async def set_carrier_service(
         self, info: Info[Context, Any], input: SetCarrierServiceInput
     ) -> CarrierServicePayload:
-        actor = await require_scope(info, "ops")
+        actor = await require_ops(info)
         result = await shipping.set_carrier_service(
             info.context.services,
             actor,
@@ -293,7 +300,7 @@ class SupplyMutations:
     async def run_scheduled_job(
         self, info: Info[Context, Any], job: ScheduledJob
     ) -> ScheduledJobPayload:
-        actor = await require_scope(info, "ops")
+        actor = await require_ops(info)
         ran, result = await scheduler.run_job(
             info.context.services, scheduler.Job(job.value), actor
         )

@@ -7,14 +7,14 @@ from typing import Any
 import strawberry
 from strawberry.types import Info
 
-from app.services import queue as queue_service
 from app.services import shipping
 from app.services import supply as supply_service
-from graphql_schema.auth import require_internal
+from app.services.orders import reads
+from graphql_schema.auth import require_internal, require_reader
 from graphql_schema.context import Context
 from graphql_schema.errors import PublicError
 from graphql_schema.inventory.types import DeliveryEstimate, to_user_errors
-from graphql_schema.orders.queries import readable_order, require_reader
+from graphql_schema.orders.queries import readable_order
 from graphql_schema.orders.types import OrderLine
 from graphql_schema.relay import (
     MAX_PAGE,
@@ -106,7 +106,7 @@ class SupplyQueries:
         self, info: Info[Context, Any], sku: str | None = None
     ) -> PromiseAccuracy:
         await require_internal(info)
-        acc = await queue_service.accuracy(info.context.services, sku)
+        acc = await reads.accuracy(info.context.services, sku)
         return PromiseAccuracy(
             sku=sku,
             delivered_lines=acc.delivered_lines,
@@ -130,7 +130,7 @@ class SupplyQueries:
         await require_reader(info, token)
         line_id = line_db_id(order_line_id)
         order_id = (
-            await queue_service.line_order_id(info.context.services, line_id)
+            await reads.order_id_of_line(info.context.services, line_id)
             if line_id is not None
             else None
         )

@@ -83,10 +83,10 @@ class Supply:
         rows = await info.context.loaders.supply_history.load(self._db_id)
         return [
             SupplyChange(
-                action=r["action"],
+                action=r["kind"],
                 actor=r["actor"],
                 before=_json(r["before"]),
-                after=_json(r["after"]),
+                after=_json(r["payload"]),
                 at=r["created_at"],
             )
             for r in rows

@@ -225,9 +225,10 @@ async def set_committed(server: LiveServer, sku: str, kind: str, committed: int)
 
 async def movements(server: LiveServer, sku: str) -> list[dict[str, Any]]:
     rows = await server.sql(
-        "SELECT m.location_code, m.delta, m.on_hand_after, m.reason, m.note, m.actor "
-        "FROM stock_movements m JOIN products p ON p.id = m.product_id "
-        "WHERE p.sku = $1 ORDER BY m.id",
+        "SELECT payload->>'location' AS location_code, (payload->>'delta')::int AS delta, "
+        "(payload->>'onHandAfter')::int AS on_hand_after, payload->>'reason' AS reason, "
+        "payload->>'note' AS note, actor FROM events "
+        "WHERE kind = 'stock.moved' AND subject = 'SKU' AND subject_id = $1 ORDER BY id",
         sku,
     )
     return [dict(r) for r in rows]
@@ -235,8 +236,8 @@ async def movements(server: LiveServer, sku: str) -> list[dict[str, Any]]:
 
 async def audits(server: LiveServer, sku: str) -> list[dict[str, Any]]:
     rows = await server.sql(
-        "SELECT action, actor, before, after FROM audit_events "
-        "WHERE entity = 'product' AND entity_id = $1 ORDER BY id",
+        "SELECT kind AS action, actor, before, payload AS after FROM events "
+        "WHERE subject = 'SKU' AND subject_id = $1 AND kind <> 'stock.moved' ORDER BY id",
         sku,
     )
     return [
@@ -253,8 +254,7 @@ async def audits(server: LiveServer, sku: str) -> list[dict[str, Any]]:
 async def world(server: LiveServer, sku: str) -> dict[str, Any]:
     """Everything a rejected mutation must leave alone, as seen by the API and the tables."""
     counts = await server.sql(
-        "SELECT (SELECT count(*) FROM stock_movements) AS movements, "
-        "(SELECT count(*) FROM audit_events) AS audits, "
+        "SELECT (SELECT count(*) FROM events) AS events, "
         "(SELECT count(*) FROM products) AS products, "
         "(SELECT count(*) FROM inventory_pools) AS pools, "
         "(SELECT count(*) FROM stock_levels) AS levels"

@@ -20,12 +20,14 @@ from typing import Any
 import orjson
 import pytest
 
-from app.services import orders as order_service
-from app.services.orders import LineInput, PlaceOrderInput
+from app.services.orders import placement as order_service
+from app.services.orders.placement import LineInput, PlaceOrderInput
 from app.services.results import Actor
 from app.storage import orders as store
 from app.web.documents import TRUSTED_DIR, sha256
-from graphql_schema.fast_path import CompiledPlaceOrder
+from graphql_schema.compiled import CompiledPlaceOrder
+from graphql_schema.compiled import place_order as compiled_place_order
+from graphql_schema.orders import mutations as order_mutations
 from tests.support import LiveServer
 
 PLACE = (TRUSTED_DIR / "place_order.graphql").read_text(encoding="utf-8")
@@ -253,8 +255,8 @@ async def test_every_state_channel_key_and_input_gives_the_same_answer(
                 number,
             )
             events = await catalog.sql(
-                "SELECT e.action, e.actor, e.after - 'number' AS after FROM orders o "
-                "JOIN order_events e ON e.order_id = o.id WHERE o.number = $1 ORDER BY e.id",
+                "SELECT e.kind, e.actor, e.payload - 'number' AS after FROM orders o "
+                "JOIN events e ON e.order_id = o.id WHERE o.number = $1 ORDER BY e.id",
                 number,
             )
             views.append((row_view(order), row_view(lines), row_view(events)))
@@ -404,7 +406,8 @@ async def test_an_exception_after_the_compiled_path_started_is_answered_by_the_e
         calls.append(args[2].idempotency_key)
         raise RuntimeError("database on fire")
 
-    monkeypatch.setattr(order_service, "place_order", broken)
+    monkeypatch.setattr(compiled_place_order, "place_order", broken)
+    monkeypatch.setattr(order_mutations, "place_order", broken)
     variables = {"input": _input([{"sku": "EQF-READY", "quantity": 1}])}
     parsed = (await _compare(catalog, variables, catalog.ops_key))[0]
     assert parsed["data"] is None

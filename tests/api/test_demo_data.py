@@ -33,7 +33,7 @@ async def test_loading_the_demo_data_again_adds_no_rows(server: LiveServer) -> N
         "products",
         "inventory_pools",
         "stock_levels",
-        "stock_movements",
+        "events",
         "channels",
         "orders",
         "order_lines",

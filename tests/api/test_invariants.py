@@ -274,8 +274,8 @@ async def test_a_counter_nudged_by_hand_is_reported_for_exactly_that_pool_and_re
     )
     assert errors(await check(server.services)) == []
     audit = await server.sql(
-        "SELECT entity_id, actor, before, after FROM audit_events "
-        "WHERE entity = 'pool' AND action = 'pool.repaired'"
+        "SELECT subject_id AS entity_id, actor, before, payload AS after FROM events "
+        "WHERE subject = 'POOL' AND kind = 'pool.repaired'"
     )
     assert len(audit) == 1
     assert audit[0]["entity_id"] == str(repair.pool_id)
@@ -284,7 +284,7 @@ async def test_a_counter_nudged_by_hand_is_reported_for_exactly_that_pool_and_re
     assert '"committed": 3' in audit[0]["after"]
     # repairing again finds nothing to do and writes nothing
     assert await repair_counters(server.services) == []
-    count = await server.sql("SELECT count(*) AS n FROM audit_events WHERE entity = 'pool'")
+    count = await server.sql("SELECT count(*) AS n FROM events WHERE subject = 'POOL'")
     assert count[0]["n"] == 1
 
 
@@ -347,7 +347,8 @@ async def test_every_other_kind_of_drift_is_reported(server: LiveServer) -> None
 
     movement = await violations_if(
         server,
-        f"UPDATE stock_movements SET on_hand_after = 7 WHERE product_id = {product_id}",
+        "UPDATE events SET payload = jsonb_set(payload, '{onHandAfter}', '7') "
+        "WHERE kind = 'stock.moved' AND subject_id = 'IV-DRIFT'",
     )
     assert errors(movement) == [("stock_movement_after", "IV-DRIFT", 8, 7)]
 

@@ -96,7 +96,7 @@ async def test_a_priority_customers_next_order_is_tagged_priority(server: LiveSe
     second = await _place(server, "PRIO-1", email="vip@example.com")
     assert "PRIORITY" in second["tags"]
     audit = await server.sql(
-        "SELECT actor FROM audit_events WHERE entity = 'customer' AND entity_id = 'vip@example.com'"
+        "SELECT actor FROM events WHERE subject = 'CUSTOMER' AND subject_id = 'vip@example.com'"
     )
     assert len(audit) == 1
 

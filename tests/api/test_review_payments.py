@@ -6,10 +6,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.domain.placement import PaymentKind
-from app.services import orders as order_service
-from app.services.orders import LineInput, PlaceOrderInput
-from app.services.payments import GatewayResult
+from app.domain.payments import PaymentKind
+from app.services.gateway import GatewayResult
+from app.services.orders.cancellation import cancel
+from app.services.orders.placement import LineInput, PlaceOrderInput, place_order
 from app.services.results import SYSTEM
 from tests.support import LiveServer
 
@@ -109,8 +109,8 @@ async def test_a_lost_race_after_capture_leaves_no_uncompensated_charge(
         await _place(server, "RV-RACEPAY")
 
     gateway = RecordingGateway(before_call=competitor)
-    result = await order_service.place_order(
-        server.services,
+    result = await place_order(
+        server.services.with_gateway(gateway),
         SYSTEM,
         PlaceOrderInput(
             idempotency_key=str(uuid.uuid4()),
@@ -119,7 +119,6 @@ async def test_a_lost_race_after_capture_leaves_no_uncompensated_charge(
             customer_name="Loser",
             lines=(LineInput("RV-RACEPAY", 1),),
         ),
-        gateway=gateway,
     )
     assert result.value is None
     assert result.errors[0].code == "SOLD_OUT"
@@ -144,8 +143,8 @@ async def test_cancel_refunds_the_capture_by_its_reference(server: LiveServer) -
         capture["reference"],
     )
     gateway = RecordingGateway()
-    result = await order_service.cancel(
-        server.services, SYSTEM, rows[0]["id"], None, "review", gateway=gateway
+    result = await cancel(
+        server.services.with_gateway(gateway), SYSTEM, rows[0]["id"], None, "review"
     )
     assert result.errors == []
     assert gateway.calls == [(PaymentKind.REFUND, 1200, capture["reference"])]

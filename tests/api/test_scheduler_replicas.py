@@ -78,19 +78,18 @@ async def test_two_replicas_with_schedulers_release_a_launch_once_and_promise_ea
         two.clock.current = now
         released = await _wait_for(
             one,
-            "SELECT count(*) AS n FROM outbox_events WHERE topic = 'PREORDER_RELEASED' "
-            "AND aggregate_id = 'SCH-1'",
+            "SELECT count(*) AS n FROM events WHERE kind = 'sku.released' AND subject_id = 'SCH-1'",
             1,
         )
         await asyncio.sleep(0.3)  # several more rounds of both schedulers
         rows = await one.sql(
             "SELECT "
-            "(SELECT count(*) FROM outbox_events WHERE topic = 'PREORDER_RELEASED' "
-            " AND aggregate_id = 'SCH-1') AS releases, "
-            "(SELECT count(*) FROM order_events e JOIN order_lines l ON l.id = e.line_id "
-            " WHERE l.sku = 'SCH-1' AND e.action = 'line.released') AS release_events, "
-            "(SELECT count(*) FROM order_events e JOIN order_lines l ON l.id = e.line_id "
-            " WHERE l.sku = 'SCH-1' AND e.action = 'line.allocated') AS allocations, "
+            "(SELECT count(*) FROM events WHERE kind = 'sku.released' "
+            " AND subject_id = 'SCH-1') AS releases, "
+            "(SELECT count(*) FROM events e JOIN order_lines l ON l.id = e.line_id "
+            " WHERE l.sku = 'SCH-1' AND e.kind = 'line.released') AS release_events, "
+            "(SELECT count(*) FROM events e JOIN order_lines l ON l.id = e.line_id "
+            " WHERE l.sku = 'SCH-1' AND e.kind = 'line.allocated') AS allocations, "
             "(SELECT sum(allocated) FROM order_lines WHERE sku = 'SCH-1') AS allocated, "
             "(SELECT count(*) FROM line_promises p JOIN order_lines l ON l.id = p.line_id "
             " WHERE l.sku = 'SCH-1' AND p.cause = 'PLACED') AS first_promises, "

@@ -547,11 +547,10 @@ async def test_a_receipt_before_the_launch_is_held_for_the_preorders_until_the_r
     assert view["READY"]["capacity"] == 2
     shown = await availability(server, sku)
     assert (shown["state"], shown["availableQuantity"], shown["released"]) == ("IN_STOCK", 2, True)
-    outbox = await server.sql(
-        "SELECT count(*) FROM outbox_events WHERE topic = 'PREORDER_RELEASED' AND aggregate_id = $1",
-        sku,
+    released = await server.sql(
+        "SELECT count(*) FROM events WHERE kind = 'sku.released' AND subject_id = $1", sku
     )
-    assert outbox[0][0] == 1
+    assert released[0][0] == 1
 
 
 async def test_a_receipt_on_the_launch_day_before_the_release_job_serves_the_preorders_and_holds_the_rest(
@@ -836,12 +835,12 @@ async def test_a_slip_repromises_waiting_lines_later_with_a_delay_event_and_pull
     assert len(delayed) == 1
     assert delayed[0]["after"]["cause"] == "SUPPLY_SLIPPED"
     assert delayed[0]["after"]["delayedDays"] == change["delayedDays"]
-    outbox = await server.sql(
-        "SELECT payload FROM outbox_events WHERE topic = 'DELIVERY_DELAYED' AND aggregate_id = $1",
-        str(db_id(later["id"])),
+    ledger = await server.sql(
+        "SELECT payload FROM events WHERE kind = 'line.delivery_delayed' AND line_id = $1",
+        db_id(later["id"]),
     )
-    assert len(outbox) == 1
-    assert '"SUPPLY_SLIPPED"' in outbox[0][0]
+    assert len(ledger) == 1
+    assert '"SUPPLY_SLIPPED"' in ledger[0][0]
 
     await mutate(
         server,
@@ -863,12 +862,12 @@ async def test_a_slip_repromises_waiting_lines_later_with_a_delay_event_and_pull
     assert improved["promiseHistory"][-1]["delayedDays"] == 0
     assert improved["deliveryEstimate"]["latest"] < pulled["deliveryEstimate"]["latest"]
     assert len(events(improved_order, "line.delivery_delayed")) == 1
-    outbox = await server.sql(
-        "SELECT count(*) FROM outbox_events WHERE topic = 'DELIVERY_DELAYED' "
-        "AND aggregate_id = ANY($1::text[])",
-        [str(db_id(line(o)["id"])) for o in (first, second)],
+    ledger = await server.sql(
+        "SELECT count(*) FROM events WHERE kind = 'line.delivery_delayed' "
+        "AND line_id = ANY($1::bigint[])",
+        [db_id(line(o)["id"]) for o in (first, second)],
     )
-    assert outbox[0][0] == 2  # one each, for the slip only
+    assert ledger[0][0] == 2  # one each, for the slip only
 
 
 # ---------------------------------------------------------------- 8. delay consent
@@ -1023,8 +1022,8 @@ async def test_dispatch_ships_ready_and_allocated_lines_captures_the_deposit_bal
     assert view["RESERVED"]["committed"] == 0
     assert view["BACKORDER"]["committed"] == 0
     movements = await server.sql(
-        "SELECT sum(delta) FROM stock_movements m JOIN products p ON p.id = m.product_id "
-        "WHERE p.sku = $1 AND m.reason = 'SHIPMENT'",
+        "SELECT sum((payload->>'delta')::int) FROM events WHERE kind = 'stock.moved' "
+        "AND subject_id = $1 AND payload->>'reason' = 'SHIPMENT'",
         sku,
     )
     assert movements[0][0] == -3
@@ -1166,8 +1165,8 @@ async def test_bad_supply_and_receipt_input_gets_typed_user_errors_and_changes_n
     rows = await server.sql(
         "SELECT (SELECT count(*) FROM goods_receipts g JOIN products p ON p.id = g.product_id "
         "WHERE p.sku = ANY($1::text[])), "
-        "(SELECT count(*) FROM stock_movements m JOIN products p ON p.id = m.product_id "
-        "WHERE p.sku = ANY($1::text[]) AND m.reason = 'RECEIPT')",
+        "(SELECT count(*) FROM events WHERE kind = 'stock.moved' "
+        "AND subject_id = ANY($1::text[]) AND payload->>'reason' = 'RECEIPT')",
         [sku, other],
     )
     assert tuple(rows[0]) == (0, 0)
@@ -1263,7 +1262,7 @@ class _DeclineSecondCapture:
     async def execute(
         self, kind: Any, amount_minor: int, currency: str, reference: str | None
     ) -> Any:
-        from app.services.payments import GatewayResult
+        from app.services.gateway import GatewayResult
 
         self.calls.append((str(kind), amount_minor, reference))
         captures = [c for c in self.calls if c[0] == "CAPTURE"]
@@ -1274,7 +1273,7 @@ class _DeclineSecondCapture:
 async def test_a_dispatch_whose_second_capture_is_declined_refunds_the_first_and_ships_nothing(
     server: LiveServer,
 ) -> None:
-    from app.services.queue import PaymentFailed, dispatch
+    from app.services.fulfilment import dispatch
     from app.services.results import SYSTEM
 
     terms = ", paymentTerms: {kind: DEPOSIT, depositPercent: 20}"
@@ -1291,10 +1290,10 @@ async def test_a_dispatch_whose_second_capture_is_declined_refunds_the_first_and
     await received(server, "SA-DECL-1", 1)
     await received(server, "SA-DECL-2", 1)
     gateway = _DeclineSecondCapture()
-    with pytest.raises(PaymentFailed):
-        await dispatch(
-            server.services, SYSTEM, uuid.UUID(_raw_id(order["id"])), None, None, gateway
-        )
+    result = await dispatch(
+        server.services.with_gateway(gateway), SYSTEM, uuid.UUID(_raw_id(order["id"])), None, None
+    )
+    assert [e.code for e in result.errors] == ["PAYMENT_DECLINED"]
     # the balance of the first line was captured, the second declined: the first is refunded
     assert [(c[0], c[1]) for c in gateway.calls] == [
         ("CAPTURE", 800),

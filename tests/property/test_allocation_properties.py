@@ -33,8 +33,7 @@ from app.services.results import SYSTEM
 from app.services.supply import ReceiptInput, receive_goods
 from app.settings import Settings
 from app.storage.allocation import allocate, free_units, lock_pools
-from app.storage.database import create_engine
-from app.storage.inventory import recompute_ready_raw
+from app.storage.inventory import recompute_ready
 from app.storage.readpool import create_read_pool
 
 # ---------------------------------------------------------------- the world hypothesis draws
@@ -172,14 +171,12 @@ class Env:
 async def env(database_url: str) -> AsyncIterator[Env]:
     fixed = datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
     app_settings = Settings(database_url=database_url, store_timezone="UTC")
-    engine = create_engine(database_url, app_settings, pool_size=1, max_overflow=0)
     pool = await create_read_pool(database_url, 4, name="allocation-properties")
-    services = Services(engine, app_settings, clock=lambda: fixed, read_pool=pool, write_pool=pool)
+    services = Services(app_settings, clock=lambda: fixed, read_pool=pool, write_pool=pool)
     try:
         yield Env(services, pool, services.today())
     finally:
         await pool.close()
-        await engine.dispose()
 
 
 @dataclass
@@ -344,7 +341,7 @@ async def seed(conn: asyncpg.Connection, world: World, today: date) -> Seeded:
         product_ids,
     )
     for product_id in product_ids:
-        await recompute_ready_raw(conn, product_id)
+        await recompute_ready(conn, product_id)
     return Seeded(product_ids, skus, line_ids, [order_ids[o.order] for o in world.lines])
 
 
@@ -511,7 +508,7 @@ async def run_step(env: Env, world: World, seeded: Seeded, step: Step) -> set[uu
             assert allocated.get(pid, 0) == grown[pid] - left[pid]
             assert allocated.get(pid, 0) <= grown[pid]
             assert grown[pid] >= before[pid]
-            await recompute_ready_raw(conn, pid)
+            await recompute_ready(conn, pid)
     return set(targets)
 
 

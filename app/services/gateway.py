@@ -1,6 +1,7 @@
 """Payment gateways. The service records every step in the payment ledger; the gateway is
-where a real store plugs in its PSP. ``LedgerGateway`` is the built-in one: it records entries
-and moves no money (a store that takes payment elsewhere, e.g. at the till, runs with it)."""
+where a real store plugs in its PSP: one object, given to ``Services`` (the composition point),
+that every use case calls. ``LedgerGateway`` is the built-in one: it records entries and moves
+no money (a store that takes payment elsewhere, e.g. at the till, runs with it)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Protocol
 
-from app.domain.placement import PaymentKind
+from app.domain.payments import PaymentKind
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,310 @@
+"""Order placement's statements: the idempotency key claim with the SKU snapshots, and the
+write bundle (customer, order, lines, payments, events and the key's order) in one statement.
+
+The contended pool updates come last, with COMMIT, in ``PlacementUnitOfWork``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+import orjson
+
+from app.domain.events import EventKind
+from app.storage.inventory import SNAPSHOT_SQL, SkuRecord, record_from_row
+from app.storage.ledger import INSERT_EVENTS
+from app.storage.orders import ORDER_COLUMNS
+
+
+@dataclass(frozen=True)
+class NewLine:
+    line_no: int
+    sub_no: int
+    product_id: uuid.UUID
+    sku: str
+    quantity: int
+    state: str
+    status: str
+    pool_kind: str
+    pool_channel: str | None
+    unit_price_minor: int
+    payment_terms: str
+    shipment_group: int
+    queued: bool
+
+
+async def complete_idempotency_key(
+    conn: asyncpg.Connection,
+    scope: str,
+    key: str,
+    order_id: uuid.UUID | None,
+    response: Any = None,
+) -> None:
+    await conn.execute(
+        "UPDATE idempotency_keys SET order_id = $3, response = $4::jsonb "
+        "WHERE scope = $1 AND key = $2",
+        scope,
+        key,
+        order_id,
+        orjson.dumps(response).decode() if response is not None else None,
+    )
+
+
+CLAIM_SQL = """
+INSERT INTO idempotency_keys (scope, key, request_hash, expires_at)
+VALUES ($1, $2, $3, now() + make_interval(secs => $4))
+ON CONFLICT (scope, key) DO UPDATE
+    SET request_hash = EXCLUDED.request_hash, order_id = NULL, response = NULL,
+        created_at = now(), expires_at = EXCLUDED.expires_at
+    WHERE idempotency_keys.expires_at < now()
+RETURNING 1
+"""
+
+# The claim and the SKU snapshots in one statement (one round trip). A concurrent request
+# with the same key still waits on the key row until the first commits or rolls back; the
+# snapshot is then as old as the wait, which only matters to the plan: the conditional pool
+# updates at the end check capacity again on the current rows.
+# $6, when not null, is the prefix of an API key the caller authenticated with earlier (a
+# cached authentication): its row as it is now comes back too, so that it can be checked.
+CLAIM_SNAPSHOT_SQL = f"""
+WITH claim AS ({CLAIM_SQL}), mine AS (SELECT count(*) AS claimed FROM claim)
+SELECT mine.claimed, k.name AS key_name, k.secret_hash AS key_secret_hash,
+       k.scopes AS key_scopes, s.*
+FROM mine
+LEFT JOIN api_keys k ON k.prefix = $6 AND k.revoked_at IS NULL
+LEFT JOIN ({SNAPSHOT_SQL.replace("$1::text[]", "$5::text[]")}) AS s ON TRUE
+"""
+
+EXISTING_KEY_SQL = (
+    "SELECT request_hash, order_id, response FROM idempotency_keys WHERE scope = $1 AND key = $2"
+)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The outcome of ``claim_key_and_snapshot``: either the key is ours and ``records`` hold
+    the snapshots of the known SKUs, or ``existing`` is the row that holds the key (None when
+    it vanished meanwhile, e.g. expired and deleted: try again)."""
+
+    ours: bool
+    existing: asyncpg.Record | None
+    records: dict[str, SkuRecord]
+    # The unrevoked API key row (name, secret_hash, scopes) of ``api_key_prefix``, if any.
+    api_key: tuple[str, str, list[str]] | None = None
+
+
+async def claim_key_and_snapshot(
+    conn: asyncpg.Connection,
+    scope: str,
+    key: str,
+    request_hash: str,
+    hours: float,
+    skus: Sequence[str],
+    api_key_prefix: str | None = None,
+) -> Claim:
+    """``claim_key`` and ``fetch_records`` (and the caller's API key row) in one round trip
+    when the key is ours."""
+    rows = await conn.fetch(
+        CLAIM_SNAPSHOT_SQL, scope, key, request_hash, hours * 3600, list(skus), api_key_prefix
+    )
+    first = rows[0]
+    api_key = None
+    if first["key_name"] is not None:
+        api_key = (first["key_name"], first["key_secret_hash"], list(first["key_scopes"]))
+    if first["claimed"]:
+        records = {row["sku"]: record_from_row(row) for row in rows if row["sku"] is not None}
+        return Claim(True, None, records, api_key)
+    return Claim(False, await conn.fetchrow(EXISTING_KEY_SQL, scope, key), {}, api_key)
+
+
+@dataclass(frozen=True)
+class NewPayment:
+    line_no: int
+    sub_no: int
+    kind: str
+    amount_minor: int
+    reference: str
+    expires_at: datetime | None
+    note: str | None
+
+
+BUNDLE_SQL = f"""
+WITH cust AS (
+    INSERT INTO customers (email, name) VALUES ($2, $3)
+    ON CONFLICT (email) DO UPDATE SET name = EXCLUDED.name
+    RETURNING priority
+), o AS (
+    INSERT INTO orders (number, channel_code, customer_email, customer_name, region,
+                        postal_code, address, ship_together, tags, currency, total_minor,
+                        token_hash, placed_by, idempotency_key, placed_at)
+    SELECT 'PO-' || to_char($14::timestamptz, 'YYYY') || '-'
+               || lpad(n::text, greatest(6, length(n::text)), '0'),
+           $1, $2, $3, $4, $5, $6::jsonb, $7,
+           ARRAY(SELECT DISTINCT t FROM unnest(
+                     $8::text[] || CASE WHEN cust.priority AND $39 THEN ARRAY['PRIORITY']
+                                        ELSE '{{}}' END
+                 ) AS t ORDER BY t),
+           $9, $10, $11, $12, $13, $14
+    FROM cust, nextval('order_number_seq') AS n
+    RETURNING {ORDER_COLUMNS.replace("o.", "")}
+), l AS (
+    INSERT INTO order_lines (order_id, line_no, sub_no, product_id, sku, quantity, state,
+                             status, pool_kind, pool_channel, unit_price_minor,
+                             payment_terms, shipment_group, queue_seq, queued_at)
+    SELECT o.id, x.line_no, x.sub_no, x.product_id, x.sku, x.quantity, x.state, x.status,
+           x.pool_kind, x.pool_channel, x.price, x.terms, x.grp,
+           CASE WHEN x.queued THEN nextval('queue_seq') END,
+           CASE WHEN x.queued THEN $14::timestamptz END
+    FROM o, unnest($15::int[], $16::int[], $17::uuid[], $18::text[], $19::int[], $20::text[],
+                   $21::text[], $22::text[], $23::text[], $24::bigint[], $25::text[],
+                   $26::int[], $27::bool[], $28::int[])
+         AS x(line_no, sub_no, product_id, sku, quantity, state, status, pool_kind,
+              pool_channel, price, terms, grp, queued, ord)
+    ORDER BY x.ord
+    RETURNING id, line_no, sub_no, sku, quantity, state, status, pool_kind
+), pay AS (
+    INSERT INTO payment_entries (order_id, line_id, kind, amount_minor, currency, gateway,
+                                 reference, expires_at, note)
+    SELECT o.id, l.id, p.kind, p.amount, $9, $29, p.reference, p.expires_at, p.note
+    FROM o, unnest($30::int[], $31::int[], $32::text[], $33::bigint[], $34::text[],
+                   $35::timestamptz[], $36::text[])
+         AS p(line_no, sub_no, kind, amount, reference, expires_at, note)
+    JOIN l ON l.line_no = p.line_no AND l.sub_no = p.sub_no
+), ev AS (
+    {INSERT_EVENTS}
+    SELECT '{EventKind.ORDER_PLACED.value}', 'ORDER', o.id::text, o.id, NULL, $12, NULL::jsonb,
+           jsonb_build_object('number', o.number, 'channel', o.channel_code, 'tags', o.tags,
+                              'totalMinor', o.total_minor)
+    FROM o
+    UNION ALL
+    SELECT CASE WHEN l.status = 'RESERVED' THEN '{EventKind.LINE_RESERVED.value}'
+                ELSE '{EventKind.LINE_QUEUED.value}' END,
+           'LINE', l.id::text, o.id, l.id, $12, NULL,
+           jsonb_build_object('sku', l.sku, 'quantity', l.quantity, 'state', l.state,
+                              'pool', l.pool_kind)
+    FROM o, l
+), idem AS (
+    UPDATE idempotency_keys SET order_id = (SELECT id FROM o)
+    WHERE scope = $37 AND key = $38
+)
+SELECT o.*, ARRAY(SELECT id FROM l ORDER BY line_no, sub_no) AS line_ids
+FROM o
+"""
+
+
+async def insert_bundle(
+    conn: asyncpg.Connection,
+    *,
+    channel: str,
+    email: str,
+    name: str,
+    region: str | None,
+    postal_code: str | None,
+    address: dict[str, Any],
+    ship_together: bool,
+    tags: Sequence[str],
+    currency: str,
+    total_minor: int,
+    token_hash: str,
+    placed_by: str,
+    placed_at: datetime,
+    idempotency_key: str,
+    scope: str,
+    lines: Sequence[NewLine],
+    payments: Sequence[NewPayment],
+    gateway: str,
+    trust_customer: bool,
+) -> asyncpg.Record:
+    """Customer, order, lines, payment entries, events and the key's order: one statement,
+    one round trip. The row is the order's (``ORDER_COLUMNS``) plus ``line_ids``: the new
+    lines' ids by line and sub-line number. No NOTIFY: the caller hands the SKUs to the
+    ``CoalescingNotifier`` after COMMIT."""
+    row: asyncpg.Record | None = await conn.fetchrow(
+        BUNDLE_SQL,
+        channel,
+        email,
+        name,
+        region,
+        postal_code,
+        orjson.dumps(address).decode(),
+        ship_together,
+        list(tags),
+        currency,
+        total_minor,
+        token_hash,
+        placed_by,
+        idempotency_key,
+        placed_at,
+        [x.line_no for x in lines],
+        [x.sub_no for x in lines],
+        [x.product_id for x in lines],
+        [x.sku for x in lines],
+        [x.quantity for x in lines],
+        [x.state for x in lines],
+        [x.status for x in lines],
+        [x.pool_kind for x in lines],
+        [x.pool_channel for x in lines],
+        [x.unit_price_minor for x in lines],
+        [x.payment_terms for x in lines],
+        [x.shipment_group for x in lines],
+        [x.queued for x in lines],
+        list(range(len(lines))),
+        gateway,
+        [p.line_no for p in payments],
+        [p.sub_no for p in payments],
+        [p.kind for p in payments],
+        [p.amount_minor for p in payments],
+        [p.reference for p in payments],
+        [p.expires_at for p in payments],
+        [p.note for p in payments],
+        scope,
+        idempotency_key,
+        trust_customer,
+    )
+    assert row is not None
+    return row
+
+
+def placed_line_rows(order: asyncpg.Record, lines: Sequence[NewLine]) -> tuple[dict[str, Any], ...]:
+    """The lines ``insert_bundle`` just wrote for ``order`` (its row, with ``line_ids``), as
+    ``LINE_SQL`` would read them back now, for lines that wait in no queue (their queue
+    position is computed when read). Keep in step with ``LINE_SQL``: a test compares them."""
+    ordered = sorted(lines, key=lambda x: (x.line_no, x.sub_no))
+    return tuple(
+        {
+            "id": line_id,
+            "order_id": order["id"],
+            "product_id": x.product_id,
+            "line_no": x.line_no,
+            "sub_no": x.sub_no,
+            "sku": x.sku,
+            "quantity": x.quantity,
+            "state": x.state,
+            "status": x.status,
+            "pool_kind": x.pool_kind,
+            "pool_channel": x.pool_channel,
+            "unit_price_minor": x.unit_price_minor,
+            "payment_terms": x.payment_terms,
+            "shipment_group": x.shipment_group,
+            "queued_at": None,
+            "allocated": 0,
+            "paused_at": None,
+            "promised_earliest": None,
+            "promised_latest": None,
+            "promise_confidence": None,
+            "promised_at": None,
+            "delay_consent": None,
+            "consent_due_at": None,
+            "shipped_at": None,
+            "delivered_on": None,
+            "region": order["region"],
+            "queue_position": None,
+            "units_ahead": None,
+        }
+        for line_id, x in zip(order["line_ids"], ordered, strict=True)
+    )

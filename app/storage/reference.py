@@ -1,0 +1,114 @@
+"""Reference data: channels, regions (transit days), carrier services and stock locations."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import asyncpg
+
+REFERENCE_SQL = """
+SELECT 'region' AS what, code, NULL AS service, transit_min_days, transit_max_days,
+       is_default, NULL AS kind, false AS priority
+FROM regions
+UNION ALL SELECT 'channel', code, NULL, 0, 0, false, kind, priority FROM channels
+UNION ALL SELECT 'service', region_code, code, transit_min_days, transit_max_days, false, NULL,
+                 false
+FROM carrier_services
+"""
+
+
+async def reference_rows(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+    """Every region, channel and carrier service, in one round trip."""
+    rows: list[asyncpg.Record] = await conn.fetch(REFERENCE_SQL)
+    return rows
+
+
+async def channel_row(conn: asyncpg.Connection, code: str) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT code, kind, priority, sla_hours FROM channels WHERE code = $1", code
+    )
+    return row
+
+
+async def channel_exists(conn: asyncpg.Connection, code: str) -> bool:
+    return bool(await conn.fetchval("SELECT 1 FROM channels WHERE code = $1", code))
+
+
+async def location_exists(conn: asyncpg.Connection, code: str) -> bool:
+    return bool(await conn.fetchval("SELECT 1 FROM locations WHERE code = $1", code))
+
+
+async def region_exists(conn: asyncpg.Connection, code: str) -> bool:
+    return bool(await conn.fetchval("SELECT 1 FROM regions WHERE code = $1", code))
+
+
+async def carrier_service_for_update(
+    conn: asyncpg.Connection, region: str, code: str
+) -> asyncpg.Record | None:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT name, transit_min_days, transit_max_days FROM carrier_services "
+        "WHERE region_code = $1 AND code = $2 FOR UPDATE",
+        region,
+        code,
+    )
+    return row
+
+
+async def upsert_carrier_service(
+    conn: asyncpg.Connection, region: str, code: str, name: str, tmin: int, tmax: int
+) -> asyncpg.Record:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "INSERT INTO carrier_services (region_code, code, name, transit_min_days, "
+        "transit_max_days) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (region_code, code) "
+        "DO UPDATE SET name = EXCLUDED.name, transit_min_days = EXCLUDED.transit_min_days, "
+        "transit_max_days = EXCLUDED.transit_max_days RETURNING *",
+        region,
+        code,
+        name,
+        tmin,
+        tmax,
+    )
+    assert row is not None
+    return row
+
+
+async def carrier_services(conn: asyncpg.Connection, region: str | None) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT region_code, code, name, transit_min_days, transit_max_days "
+        "FROM carrier_services WHERE ($1::text IS NULL OR region_code = $1) "
+        "ORDER BY region_code, code",
+        region,
+    )
+    return rows
+
+
+async def insert_missing(
+    conn: asyncpg.Connection,
+    channels: Sequence[tuple[str, str, str, int, bool]],
+    regions: Sequence[tuple[str, str, int, int, bool]],
+    locations: Sequence[tuple[str, str]],
+    services: Sequence[tuple[str, str, str, int, int]],
+) -> None:
+    """Reference rows that do not exist yet (the demo store's, the tests')."""
+    statements: list[tuple[str, Sequence[tuple[Any, ...]]]] = [
+        (
+            "INSERT INTO channels (code, name, kind, sla_hours, priority) "
+            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (code) DO NOTHING",
+            channels,
+        ),
+        (
+            "INSERT INTO regions (code, name, transit_min_days, transit_max_days, is_default) "
+            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (code) DO NOTHING",
+            regions,
+        ),
+        ("INSERT INTO locations (code, name) VALUES ($1, $2) ON CONFLICT DO NOTHING", locations),
+        (
+            "INSERT INTO carrier_services (region_code, code, name, transit_min_days, "
+            "transit_max_days) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            services,
+        ),
+    ]
+    for sql, rows in statements:
+        if rows:
+            await conn.executemany(sql, rows)
