@@ -54,3 +54,8 @@ async def database_url(
 async def server(database_url: str) -> AsyncIterator[LiveServer]:
     async with live_server(database_url) as live:
         yield live
+
+
+# plain helper modules: their asserts explain a failure like a test module's (registered here,
+# before any test module imports them)
+pytest.register_assert_rewrite("tests.api.placement_helpers", "tests.api.queue_helpers")

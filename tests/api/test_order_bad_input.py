@@ -1,4 +1,5 @@
-"""Review: bad input that should be a userError but surfaces as a masked "Unexpected error."."""
+"""Bad order input (an out-of-range line id, a NUL byte in a name, key or reason) is a userError,
+not a masked "Unexpected error."."""
 
 from __future__ import annotations
 

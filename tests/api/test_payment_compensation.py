@@ -1,4 +1,5 @@
-"""Review: payment defects in placement, cancellation and authorization renewal."""
+"""No payment is left uncompensated or lapsed: a placement that loses the race after capturing
+refunds, cancelling refunds the capture by its reference, and an expiring renewal is renewed."""
 
 from __future__ import annotations
 

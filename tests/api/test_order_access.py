@@ -1,4 +1,4 @@
-"""Review: what an anonymous caller learns about orders."""
+"""Who may read an order: an anonymous caller cannot even learn whether an order number exists."""
 
 from __future__ import annotations
 
