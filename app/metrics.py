@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import asyncpg
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.core import REGISTRY, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -35,6 +35,25 @@ PDP_CACHE = Counter(
 )
 
 
+LIVE_SUBSCRIPTIONS = Gauge(
+    "oms_live_subscriptions", "Open GraphQL subscriptions on this replica, by kind.", ["kind"]
+)
+LIVE_DELIVERED = Counter(
+    "oms_live_events_delivered_total", "Frames sent to subscribers, by kind.", ["kind"]
+)
+LIVE_DROPPED = Counter(
+    "oms_live_subscribers_dropped_total",
+    "Subscribers dropped for not keeping up (their queue was full), by kind.",
+    ["kind"],
+)
+LIVE_LISTENER_UP = Gauge(
+    "oms_live_listener_up", "1 while this replica's LISTEN connection is up, else 0."
+)
+LIVE_LAG = Histogram(
+    "oms_live_lag_seconds",
+    "From an event's commit (its row's time) to its hand-over to a subscriber.",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 COMPILED_FALLBACKS = Counter(
     "oms_compiled_fallbacks_total",
     "Requests for a compiled trusted document that the GraphQL executor answered instead, "

@@ -88,6 +88,9 @@ class Settings(BaseSettings):
         default=20_000, description="Allocations between young-generation GC passes (serve)."
     )
     max_query_depth: int = Field(default=10, description="Deepest GraphQL selection allowed.")
+    max_page_size: int = Field(
+        default=100, description="Largest `first` a connection accepts (its default is 20)."
+    )
     max_aliases: int = Field(default=15, description="Most aliases allowed in one document.")
     max_tokens: int = Field(default=2000, description="Most tokens allowed in one document.")
     scheduler_seconds: float = Field(

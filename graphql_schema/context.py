@@ -31,6 +31,9 @@ class Loaders:
     payments_by_order: DataLoader[Any, list[Any]] = field(init=False)
     events_by_order: DataLoader[Any, list[Any]] = field(init=False)
     promises_by_line: DataLoader[int, list[Any]] = field(init=False)
+    order_id_by_line: DataLoader[int, Any] = field(init=False)
+    event_by_id: DataLoader[int, Any] = field(init=False)
+    receipt_by_id: DataLoader[int, Any] = field(init=False)
     supply_by_id: DataLoader[int, Any] = field(init=False)
     supply_history: DataLoader[int, list[Any]] = field(init=False)
 
@@ -66,6 +69,9 @@ class Loaders:
         self.payments_by_order = grouped(order_reads.load_payments, [])
         self.events_by_order = grouped(order_reads.load_events, [])
         self.promises_by_line = grouped(order_reads.load_promises, [])
+        self.order_id_by_line = grouped(order_reads.load_order_ids_of_lines, None)
+        self.event_by_id = grouped(order_reads.load_events_by_id, None)
+        self.receipt_by_id = grouped(supply.receipts_by_id, None)
         self.supply_by_id = grouped(supply.supply_by_id, None)
         self.supply_history = grouped(supply.supply_history, [])
 

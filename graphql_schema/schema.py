@@ -21,22 +21,34 @@ from strawberry.tools import merge_types
 from app.settings import Settings
 from graphql_schema.errors import make_should_mask
 from graphql_schema.extensions import DocumentCache, OperationMetrics
+from graphql_schema.fulfilment.mutations import FulfilmentMutations
 from graphql_schema.inventory.mutations import InventoryMutations
 from graphql_schema.inventory.queries import InventoryQueries
-from graphql_schema.orders.mutations import OrderAdminMutations, OrderMutations
+from graphql_schema.node import NodeQueries
+from graphql_schema.orders.mutations import OrderMutations
 from graphql_schema.orders.queries import OrderQueries
-from graphql_schema.orders.queue_mutations import QueueMutations
+from graphql_schema.products.mutations import ProductMutations
 from graphql_schema.products.queries import ProductQueries
+from graphql_schema.queue.mutations import QueueMutations
 from graphql_schema.scalars import SCALAR_MAP
 from graphql_schema.supply.mutations import SupplyMutations
 from graphql_schema.supply.queries import SupplyQueries
 
 SCHEMA_FILE = Path(__file__).with_name("schema.graphql")
 
-Query = merge_types("Query", (ProductQueries, InventoryQueries, OrderQueries, SupplyQueries))
+Query = merge_types(
+    "Query", (NodeQueries, ProductQueries, InventoryQueries, OrderQueries, SupplyQueries)
+)
 Mutation = merge_types(
     "Mutation",
-    (InventoryMutations, OrderMutations, OrderAdminMutations, QueueMutations, SupplyMutations),
+    (
+        ProductMutations,
+        InventoryMutations,
+        OrderMutations,
+        QueueMutations,
+        FulfilmentMutations,
+        SupplyMutations,
+    ),
 )
 
 
@@ -62,7 +74,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         extensions=extensions,
-        config=StrawberryConfig(relay_max_results=100, scalar_map=SCALAR_MAP),
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
     )
 
 

@@ -56,6 +56,25 @@ class SupplyKind(StrEnum):
     PRODUCTION_RUN = "PRODUCTION_RUN"
 
 
+class PromiseCause(StrEnum):
+    """What made a line's promise (or its ring-fenced units) change."""
+
+    PLACED = "PLACED"
+    RECEIPT = "RECEIPT"
+    SUPPLY_ADDED = "SUPPLY_ADDED"
+    SUPPLY_SLIPPED = "SUPPLY_SLIPPED"
+    SUPPLY_PULLED_IN = "SUPPLY_PULLED_IN"
+    SUPPLY_CANCELLED = "SUPPLY_CANCELLED"
+    PAUSE = "PAUSE"
+    RESUME = "RESUME"
+    CANCELLATION = "CANCELLATION"
+    RELEASE = "RELEASE"
+    STOCK_CHANGE = "STOCK_CHANGE"
+    DISPATCH = "DISPATCH"
+    POLICY_CHANGED = "POLICY_CHANGED"
+    PRIORITY_CHANGED = "PRIORITY_CHANGED"
+
+
 class Confidence(StrEnum):
     HIGH = "HIGH"
     MEDIUM = "MEDIUM"

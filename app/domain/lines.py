@@ -30,6 +30,15 @@ class LineStatus(StrEnum):
     SHIPPED = "SHIPPED"
 
 
+class OrderStatus(StrEnum):
+    """An order is PLACED until every line is cancelled (CANCELLED) or closed with at least
+    one shipped (COMPLETED)."""
+
+    PLACED = "PLACED"
+    CANCELLED = "CANCELLED"
+    COMPLETED = "COMPLETED"
+
+
 class DelayConsent(StrEnum):
     """A customer's answer to a delay beyond the store's threshold."""
 

@@ -15,7 +15,7 @@ from app.domain.availability import ChannelHold, Counter, PoolKind, SkuSnapshot
 from app.domain.lines import LineState
 
 
-class PlacementErrorCode(StrEnum):
+class PlanErrorCode(StrEnum):
     SOLD_OUT = "SOLD_OUT"
     BACKORDER_NOT_ACCEPTED = "BACKORDER_NOT_ACCEPTED"
     PREORDER_NOT_ACCEPTED = "PREORDER_NOT_ACCEPTED"
@@ -49,7 +49,7 @@ class LinePlan:
 @dataclass(frozen=True)
 class PlanError:
     request: LineRequest
-    code: PlacementErrorCode
+    code: PlanErrorCode
     message: str
     possible: tuple[Allocation, ...]
 
@@ -88,7 +88,7 @@ def plan_line(
     if remaining:
         return PlanError(
             request,
-            PlacementErrorCode.SOLD_OUT,
+            PlanErrorCode.SOLD_OUT,
             f"Only {request.quantity - remaining} of {request.quantity} x {request.sku} can be "
             f"ordered now{_describe(possible)}.",
             tuple(possible),
@@ -97,7 +97,7 @@ def plan_line(
     if LineState.BACKORDER in states and not request.accept_backorder:
         return PlanError(
             request,
-            PlacementErrorCode.BACKORDER_NOT_ACCEPTED,
+            PlanErrorCode.BACKORDER_NOT_ACCEPTED,
             f"{_count(possible, LineState.BACKORDER)} x {request.sku} would be backordered; "
             "set acceptBackorder to order them.",
             tuple(possible),
@@ -105,7 +105,7 @@ def plan_line(
     if LineState.PRE_ORDER in states and not request.accept_preorder:
         return PlanError(
             request,
-            PlacementErrorCode.PREORDER_NOT_ACCEPTED,
+            PlanErrorCode.PREORDER_NOT_ACCEPTED,
             f"{request.sku} is a pre-order; set acceptPreorder to order it.",
             tuple(possible),
         )

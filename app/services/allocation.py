@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
+from app.domain.estimates import PromiseCause
 from app.services import promises
 from app.services.container import Services
 from app.storage.allocation import allocate
@@ -32,7 +33,7 @@ async def settle(
     conn: asyncpg.Connection,
     services: Services,
     product_ids: Sequence[uuid.UUID],
-    cause: str,
+    cause: PromiseCause,
     actor: str,
     receipt_ids: Sequence[int | None] | None = None,
 ) -> Settled:

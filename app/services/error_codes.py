@@ -18,13 +18,13 @@ class CatalogErrorCode(StrEnum):
     UNKNOWN_CARRIER_SERVICE = "UNKNOWN_CARRIER_SERVICE"
     INSUFFICIENT_STOCK = "INSUFFICIENT_STOCK"
     INVALID_PAYMENT_TERMS = "INVALID_PAYMENT_TERMS"
+    CURRENCY_MISMATCH = "CURRENCY_MISMATCH"
 
 
-class OrderErrorCode(StrEnum):
-    """Placement, cancellation, tags and customer priority."""
+class PlacementErrorCode(StrEnum):
+    """``placeOrder``."""
 
     INVALID = "INVALID"
-    NOT_FOUND = "NOT_FOUND"
     UNKNOWN_CHANNEL = "UNKNOWN_CHANNEL"
     CHANNEL_NOT_ALLOWED = "CHANNEL_NOT_ALLOWED"
     UNKNOWN_SKU = "UNKNOWN_SKU"
@@ -36,12 +36,19 @@ class OrderErrorCode(StrEnum):
     PREORDER_NOT_ACCEPTED = "PREORDER_NOT_ACCEPTED"
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
     PAYMENT_DECLINED = "PAYMENT_DECLINED"
+
+
+class OrderErrorCode(StrEnum):
+    """Cancellation, tags, customer priority and authorization renewals."""
+
+    INVALID = "INVALID"
+    NOT_FOUND = "NOT_FOUND"
     NOT_CANCELLABLE = "NOT_CANCELLABLE"
     NO_DELAY_PENDING = "NO_DELAY_PENDING"
 
 
 class QueueErrorCode(StrEnum):
-    """Pause and resume, delay consent, dispatch and delivery."""
+    """Pause and resume, and the customer's answer to a delay."""
 
     INVALID = "INVALID"
     NOT_FOUND = "NOT_FOUND"
@@ -49,6 +56,12 @@ class QueueErrorCode(StrEnum):
     NOTHING_TO_RESUME = "NOTHING_TO_RESUME"
     NO_DELAY_PENDING = "NO_DELAY_PENDING"
     NOT_CANCELLABLE = "NOT_CANCELLABLE"
+
+
+class FulfilmentErrorCode(StrEnum):
+    """Dispatch and delivery."""
+
+    NOT_FOUND = "NOT_FOUND"
     NOT_DISPATCHABLE = "NOT_DISPATCHABLE"
     NOT_DELIVERABLE = "NOT_DELIVERABLE"
     INSUFFICIENT_STOCK = "INSUFFICIENT_STOCK"
@@ -57,13 +70,19 @@ class QueueErrorCode(StrEnum):
     PAYMENT_DECLINED = "PAYMENT_DECLINED"
 
 
+class ShippingErrorCode(StrEnum):
+    """Carrier services."""
+
+    INVALID = "INVALID"
+    UNKNOWN_REGION = "UNKNOWN_REGION"
+
+
 class SupplyErrorCode(StrEnum):
-    """Purchase orders, production runs, receipts, allocation policy, carrier services."""
+    """Purchase orders, production runs, receipts and the allocation policy."""
 
     INVALID = "INVALID"
     NOT_FOUND = "NOT_FOUND"
     UNKNOWN_LOCATION = "UNKNOWN_LOCATION"
-    UNKNOWN_REGION = "UNKNOWN_REGION"
     INVALID_QUANTITY = "INVALID_QUANTITY"
     INVALID_DATE = "INVALID_DATE"
     SUPPLY_NOT_FOUND = "SUPPLY_NOT_FOUND"

@@ -13,20 +13,20 @@ from typing import Any
 
 import asyncpg
 
+from app.domain.estimates import PromiseCause
 from app.domain.events import Event, EventKind, line_event, order_event
-from app.domain.lines import LineStatus, shippable
+from app.domain.lines import LineStatus, OrderStatus, shippable
 from app.services import policy
 from app.services.allocation import settle
 from app.services.container import Services
-from app.services.error_codes import QueueErrorCode as E
+from app.services.error_codes import FulfilmentErrorCode as E
 from app.services.orders.payments import (
     GatewayJournal,
     LineCharge,
     PaymentDeclined,
     capture_on_dispatch,
 )
-from app.services.queue import Changed
-from app.services.results import Actor, Result
+from app.services.results import Actor, Changed, Result
 from app.storage import inventory as inventory_store
 from app.storage import ledger
 from app.storage import orders as store
@@ -164,18 +164,18 @@ async def _dispatch(
             ),
         ]
         if await store.lines_left(conn, order_id, LineStatus.SHIPPED, LineStatus.CANCELLED) == 0:
-            await store.set_order_status(conn, order_id, "COMPLETED")
+            await store.set_order_status(conn, order_id, OrderStatus.COMPLETED)
             events.append(
                 order_event(
                     EventKind.ORDER_COMPLETED,
                     order_id,
                     actor.name,
-                    {"status": "COMPLETED"},
+                    {"status": OrderStatus.COMPLETED},
                     {"status": order["status"]},
                 )
             )
         await ledger.append(conn, events)
-        await settle(conn, services, product_ids, "DISPATCH", actor.name)
+        await settle(conn, services, product_ids, PromiseCause.DISPATCH, actor.name)
         await uow.commit()
     return Result(Changed(order_id, len(ship)))
 

@@ -17,6 +17,7 @@ from typing import Any
 import asyncpg
 
 from app.domain.availability import MAX_UNITS, PaymentTerms, PoolKind
+from app.domain.estimates import PromiseCause
 from app.domain.events import EventKind, sku_event
 from app.services.allocation import settle
 from app.services.container import Services
@@ -54,6 +55,20 @@ class PaymentInput:
     terms: PaymentTerms = PaymentTerms.FULL
     deposit_percent: float | None = None
     deposit_minor: int | None = None
+    deposit_currency: str | None = None  # must be the product's
+
+
+def _check_deposit_currency(payment: PaymentInput, product: Any) -> Result[SkuRecord] | None:
+    if payment.deposit_currency is None or payment.deposit_currency == product["currency"]:
+        return None
+    return Result.fail(
+        E.CURRENCY_MISMATCH,
+        f"The deposit must be in the product's currency, {product['currency']}.",
+        "input",
+        "paymentTerms",
+        "depositAmount",
+        "currency",
+    )
 
 
 @dataclass(frozen=True)
@@ -109,7 +124,7 @@ def _check_payment(payment: PaymentInput, prefix: str) -> list[ServiceError]:
                 ServiceError(
                     where,
                     E.INVALID_PAYMENT_TERMS,
-                    "A DEPOSIT needs exactly one of depositPercent or depositAmountMinor.",
+                    "A DEPOSIT needs exactly one of depositPercent or depositAmount.",
                 )
             )
         if payment.deposit_percent is not None and not 0 < payment.deposit_percent < 100:
@@ -123,9 +138,9 @@ def _check_payment(payment: PaymentInput, prefix: str) -> list[ServiceError]:
         if payment.deposit_minor is not None and payment.deposit_minor <= 0:
             errors.append(
                 ServiceError(
-                    (*where, "depositAmountMinor"),
+                    (*where, "depositAmount", "amountMinor"),
                     E.INVALID_PAYMENT_TERMS,
-                    "depositAmountMinor must be positive.",
+                    "depositAmount must be positive.",
                 )
             )
     elif payment.deposit_percent is not None or payment.deposit_minor is not None:
@@ -145,11 +160,13 @@ async def create_product(services: Services, actor: Actor, data: ProductInput) -
         errors.append(ServiceError(("input", "name"), E.INVALID, "Name must not be empty."))
     if data.price_minor < 0:
         errors.append(
-            ServiceError(("input", "priceMinor"), E.INVALID, "Price must not be negative.")
+            ServiceError(
+                ("input", "price", "amountMinor"), E.INVALID, "Price must not be negative."
+            )
         )
     if len(data.currency) != 3 or not data.currency.isalpha():
         errors.append(
-            ServiceError(("input", "currency"), E.INVALID, "Currency is an ISO 4217 code.")
+            ServiceError(("input", "price", "currency"), E.INVALID, "Currency is an ISO 4217 code.")
         )
     if data.safety_stock < 0:
         errors.append(
@@ -198,6 +215,8 @@ async def configure_preorder(
         product = await catalog_store.lock_product(conn, data.sku)
         if product is None:
             return _not_found(data.sku, "input", "sku")
+        if mismatch := _check_deposit_currency(data.payment, product):
+            return mismatch
         committed = await store.set_pool_cap(conn, product["id"], PoolKind.PRE_ORDER, data.cap)
         if committed is not None:
             return Result.fail(
@@ -252,6 +271,8 @@ async def configure_backorder(
         product = await catalog_store.lock_product(conn, data.sku)
         if product is None:
             return _not_found(data.sku, "input", "sku")
+        if mismatch := _check_deposit_currency(data.payment, product):
+            return mismatch
         committed = await store.set_pool_cap(conn, product["id"], PoolKind.BACKORDER, data.cap)
         if committed is not None:
             return Result.fail(
@@ -365,7 +386,7 @@ async def change_stock(
             conn,
             [ledger.stock_movement(sku, location, new - current, new, reason, note, actor.name)],
         )
-        await settle(conn, services, [product["id"]], "STOCK_CHANGE", actor.name)
+        await settle(conn, services, [product["id"]], PromiseCause.STOCK_CHANGE, actor.name)
         record = await _changed(conn, product["id"], sku)
         await uow.commit()
     return Result(record)
@@ -385,7 +406,7 @@ async def set_safety_stock(
             return _not_found(sku, "input", "sku")
         await lock_pools(conn, [product["id"]])
         await catalog_store.set_safety_stock(conn, product["id"], quantity)
-        await settle(conn, services, [product["id"]], "STOCK_CHANGE", actor.name)
+        await settle(conn, services, [product["id"]], PromiseCause.STOCK_CHANGE, actor.name)
         await ledger.append(
             conn,
             [
@@ -486,3 +507,8 @@ async def pool_page(
 ) -> list[store.PoolRef]:
     async with services.read() as conn:
         return await store.pool_page(conn, sku, kind, limit, after_id)
+
+
+async def count_pools(services: Services, sku: str | None, kind: PoolKind | None) -> int:
+    async with services.read() as conn:
+        return await store.count_pools(conn, sku, kind)

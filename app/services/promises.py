@@ -25,6 +25,7 @@ import asyncpg
 
 from app.domain.estimates import (
     Estimate,
+    PromiseCause,
     QueuedLine,
     SupplyKind,
     SupplySource,
@@ -51,7 +52,7 @@ async def recompute(
     conn: asyncpg.Connection,
     services: Services,
     product_ids: Sequence[uuid.UUID],
-    cause: str,
+    cause: PromiseCause,
     actor: str,
     *,
     only_new: bool = False,
@@ -146,7 +147,7 @@ async def recompute(
                 days,
                 consent,
                 # a line's first promise is always caused by its placement
-                cause if row["promised_at"] is not None else "PLACED",
+                cause if row["promised_at"] is not None else PromiseCause.PLACED,
             )
             for row, est, days, consent in writes
         ],
@@ -180,7 +181,7 @@ def _window(earliest: date | None, latest: date | None) -> dict[str, str | None]
 
 
 def _delay_event(
-    delayed: tuple[Any, Estimate, int, bool], cause: str, actor: str, due: datetime
+    delayed: tuple[Any, Estimate, int, bool], cause: PromiseCause, actor: str, due: datetime
 ) -> Event:
     """A line's promise moved later: one ledger event, written in the transaction that caused
     it, which the notifications and live subscriptions read (the transactional outbox)."""

@@ -9,8 +9,8 @@ next eligible lines in queue order, READY is recomputed, promises follow.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
+from app.domain.estimates import PromiseCause
 from app.domain.events import EventKind, line_event
 from app.domain.lines import DelayConsent, pausable, resumable
 from app.services import policy
@@ -19,18 +19,11 @@ from app.services.container import Services
 from app.services.error_codes import QueueErrorCode as E
 from app.services.orders.cancellation import cancel
 from app.services.orders.reads import token_matches
-from app.services.results import Actor, Result, ServiceError
+from app.services.results import Actor, Changed, Result, ServiceError
 from app.storage import catalog as catalog_store
 from app.storage import ledger
 from app.storage import orders as store
 from app.storage.allocation import lock_pools, unallocate
-
-
-@dataclass(frozen=True)
-class Changed:
-    order_id: uuid.UUID
-    lines: int
-
 
 # ---------------------------------------------------------------- pause / resume
 
@@ -80,8 +73,14 @@ async def set_paused(
         if paused and not services.settings.pause_keeps_allocation:
             # every target: ``allocated`` was read before the pool locks and a receipt may
             # have allocated to the line since (the statement reads it afresh, skips 0)
-            await unallocate(conn, ids, "PAUSE", actor.name)
-        await settle(conn, services, product_ids, "PAUSE" if paused else "RESUME", actor.name)
+            await unallocate(conn, ids, PromiseCause.PAUSE, actor.name)
+        await settle(
+            conn,
+            services,
+            product_ids,
+            PromiseCause.PAUSE if paused else PromiseCause.RESUME,
+            actor.name,
+        )
         await uow.commit()
     return Result(Changed(order_id, len(targets)))
 
@@ -221,7 +220,7 @@ async def release_preorders(services: Services, actor: Actor) -> list[str]:
             return []
         ids = [r["id"] for r in rows]
         await lock_pools(conn, ids)
-        await settle(conn, services, ids, "RELEASE", actor.name)
+        await settle(conn, services, ids, PromiseCause.RELEASE, actor.name)
         await catalog_store.mark_released(conn, ids)
         await store.record_release(conn, ids, actor.name)
         await uow.commit()

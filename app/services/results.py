@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Generic, TypeVar
@@ -29,6 +30,14 @@ class Result(Generic[T]):
     @classmethod
     def fail(cls, code: StrEnum, message: str, *field_path: str) -> Result[T]:
         return cls(errors=[ServiceError(tuple(field_path) or None, code, message)])
+
+
+@dataclass(frozen=True)
+class Changed:
+    """A use case changed ``lines`` lines of an order."""
+
+    order_id: uuid.UUID
+    lines: int
 
 
 class Actor:

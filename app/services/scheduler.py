@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from enum import StrEnum
 from typing import Any
 
+from app.domain.estimates import PromiseCause
 from app.services import promises, queue
 from app.services.container import Services
 from app.services.orders.payments import renew_authorizations
@@ -52,7 +53,12 @@ async def promise_new_lines(services: Services, actor: Actor) -> int:
         for priority_first in (False, True):
             ids = [r["product_id"] for r in rows if r["priority_first"] == priority_first]
             result = await promises.recompute(
-                uow.conn, services, ids, "PLACED", actor.name, only_new=not priority_first
+                uow.conn,
+                services,
+                ids,
+                PromiseCause.PLACED,
+                actor.name,
+                only_new=not priority_first,
             )
             lines += result.lines
         await uow.commit()

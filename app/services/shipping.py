@@ -7,7 +7,7 @@ from typing import Any
 from app.domain.events import Event, EventKind, Subject
 from app.domain.text import clean_text
 from app.services.container import Services
-from app.services.error_codes import SupplyErrorCode as E
+from app.services.error_codes import ShippingErrorCode as E
 from app.services.results import Actor, Result, ServiceError
 from app.storage import ledger
 from app.storage import reference as store

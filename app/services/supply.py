@@ -16,9 +16,10 @@ from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
+import orjson
 
 from app.domain.availability import MAX_UNITS
-from app.domain.estimates import available_to_promise
+from app.domain.estimates import PromiseCause, available_to_promise
 from app.domain.events import Event, EventKind, Subject, sku_event
 from app.domain.text import clean_text, required_text
 from app.services import promises
@@ -187,7 +188,7 @@ async def create_purchase_order(
             },
         )
         await ledger.append(conn, [event])
-        await _repromise(conn, services, product["id"], "SUPPLY_ADDED", actor)
+        await _repromise(conn, services, product["id"], PromiseCause.SUPPLY_ADDED, actor)
         row = await store.supply_record(conn, supply_id)
         await uow.commit()
     return Result(row)
@@ -255,14 +256,18 @@ async def schedule_production_run(
             },
         )
         await ledger.append(conn, [event])
-        await _repromise(conn, services, product["id"], "SUPPLY_ADDED", actor)
+        await _repromise(conn, services, product["id"], PromiseCause.SUPPLY_ADDED, actor)
         row = await store.supply_record(conn, supply_id)
         await uow.commit()
     return Result(row)
 
 
 async def _repromise(
-    conn: asyncpg.Connection, services: Services, product_id: uuid.UUID, cause: str, actor: Actor
+    conn: asyncpg.Connection,
+    services: Services,
+    product_id: uuid.UUID,
+    cause: PromiseCause,
+    actor: Actor,
 ) -> None:
     """Supply moved: the SKU's promises follow (under its pool locks, like every queue
     change), and caches drop the SKU so the PDP shows the new next-customer window."""
@@ -324,7 +329,7 @@ async def update_supply_eta(
                 )
             ],
         )
-        cause = "SUPPLY_SLIPPED" if slipped else "SUPPLY_PULLED_IN"
+        cause = PromiseCause.SUPPLY_SLIPPED if slipped else PromiseCause.SUPPLY_PULLED_IN
         await _repromise(conn, services, row["product_id"], cause, actor)
         result = await store.supply_record(conn, supply_id)
         await uow.commit()
@@ -356,7 +361,7 @@ async def cancel_supply(
                 )
             ],
         )
-        await _repromise(conn, services, row["product_id"], "SUPPLY_CANCELLED", actor)
+        await _repromise(conn, services, row["product_id"], PromiseCause.SUPPLY_CANCELLED, actor)
         result = await store.supply_record(conn, supply_id)
         await uow.commit()
     return Result(result)
@@ -444,7 +449,9 @@ async def receive_goods(services: Services, actor: Actor, data: ReceiptInput) ->
             on_time=on_time,
             actor=actor.name,
         )
-        settled = await settle(conn, services, [product["id"]], "RECEIPT", actor.name, [receipt_id])
+        settled = await settle(
+            conn, services, [product["id"]], PromiseCause.RECEIPT, actor.name, [receipt_id]
+        )
         allocated = min(data.quantity, settled.allocated.get(product["id"], 0))
         # As the snapshot sees it: on the launch day, until the release job has served the
         # waiting pre-orders, what they do not take is still held (not sold as READY).
@@ -484,10 +491,39 @@ async def supply_page(
         return list(await store.supply_page(conn, sku, limit, after_id, status))
 
 
+async def count_supply(services: Services, sku: str | None, status: str | None) -> int:
+    if not clean_text(sku):
+        return 0
+    async with services.read() as conn:
+        return await store.count_supply(conn, sku, status)
+
+
 async def supply_by_id(services: Services, ids: list[int]) -> dict[int, Any]:
     async with services.read() as conn:
         rows = await store.supply_by_id(conn, ids)
     return {r["id"]: r for r in rows}
+
+
+async def receipts_by_id(services: Services, ids: list[int]) -> dict[int, Receipt]:
+    async with services.read() as conn:
+        rows = await store.receipts(conn, ids)
+    found: dict[int, Receipt] = {}
+    for row in rows:
+        raw = row["allocations"]
+        allocations = orjson.loads(raw) if isinstance(raw, str) else raw
+        for a in allocations:
+            a["order_id"] = uuid.UUID(a["order_id"])
+        found[row["id"]] = Receipt(
+            row["id"],
+            row["sku"],
+            row["quantity"],
+            row["allocated"],
+            row["held_for_launch"],
+            row["to_stock"],
+            row["supply_id"],
+            allocations,
+        )
+    return found
 
 
 async def supply_history(services: Services, supply_ids: list[int]) -> dict[int, list[Any]]:
@@ -565,6 +601,6 @@ async def set_allocation_policy(
                 )
             ],
         )
-        await _repromise(conn, services, product["id"], "POLICY_CHANGED", actor)
+        await _repromise(conn, services, product["id"], PromiseCause.POLICY_CHANGED, actor)
         await uow.commit()
     return Result(policy)

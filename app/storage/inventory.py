@@ -377,6 +377,17 @@ async def pool_page(
     return [PoolRef(r["id"], r["sku"], PoolKind(r["kind"]), r["channel_code"]) for r in rows]
 
 
+async def count_pools(conn: asyncpg.Connection, sku: str | None, kind: PoolKind | None) -> int:
+    return int(
+        await conn.fetchval(
+            "SELECT count(*) FROM inventory_pools ip JOIN products p ON p.id = ip.product_id "
+            "WHERE ($1::text IS NULL OR p.sku = $1) AND ($2::text IS NULL OR ip.kind = $2)",
+            sku,
+            kind.value if kind else None,
+        )
+    )
+
+
 # ---------------------------------------------------------------- stock on hand
 
 

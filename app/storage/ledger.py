@@ -122,9 +122,16 @@ async def events_by_subject(
     return rows
 
 
-@dataclass(frozen=True)
+async def events_by_id(conn: asyncpg.Connection, ids: Sequence[int]) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        f"SELECT {EVENT_FIELDS} FROM events WHERE id = ANY($1::bigint[])", list(ids)
+    )
+    return rows
+
+
+@dataclass(frozen=True, order=True)
 class Position:
-    """Where a reader of the stream is: after the row ``(tx, id)``."""
+    """Where a reader of the stream is: after the row ``(tx, id)`` (ordered as the stream)."""
 
     tx: int
     id: int
@@ -148,6 +155,21 @@ async def read_stream(
         limit,
     )
     return rows
+
+
+async def head(conn: asyncpg.Connection) -> Position:
+    """The position after the last event of every finished transaction: a reader starting
+    here gets everything committed from now on (and what is in flight now)."""
+    row = await conn.fetchrow(
+        "SELECT tx::text AS tx, id FROM events "
+        "WHERE tx < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY tx DESC, id DESC LIMIT 1"
+    )
+    return position_of(row) if row is not None else START
+
+
+async def position_of_event(conn: asyncpg.Connection, event_id: int) -> Position | None:
+    row = await conn.fetchrow("SELECT tx::text AS tx, id FROM events WHERE id = $1", event_id)
+    return position_of(row) if row is not None else None
 
 
 def position_of(row: Mapping[str, Any]) -> Position:

@@ -94,6 +94,23 @@ async def list_orders(
     channel_only: str | None,
 ) -> list[asyncpg.Record]:
     """Orders newest first (keyset on placed_at, id); ``channel_only`` limits a channel key."""
+    where, args = _order_filter(flt, channel_only)
+
+    def arg(value: Any) -> str:
+        args.append(value)
+        return f"${len(args)}"
+
+    if after is not None:
+        where += f" AND (o.placed_at, o.id) < ({arg(after[0])}, {arg(after[1])})"
+    sql = (
+        f"SELECT {ORDER_COLUMNS} FROM orders o WHERE {where} "
+        f"ORDER BY o.placed_at DESC, o.id DESC LIMIT {arg(limit)}"
+    )
+    return list(await conn.fetch(sql, *args))
+
+
+def _order_filter(flt: OrderFilter, channel_only: str | None) -> tuple[str, list[Any]]:
+    """The WHERE clause of the order lists and its arguments."""
     where = ["TRUE"]
     args: list[Any] = []
 
@@ -122,13 +139,7 @@ async def list_orders(
         if flt.sku:
             cond.append(f"l.sku = {arg(flt.sku)}")
         where.append(f"EXISTS (SELECT 1 FROM order_lines l WHERE {' AND '.join(cond)})")
-    if after is not None:
-        where.append(f"(o.placed_at, o.id) < ({arg(after[0])}, {arg(after[1])})")
-    sql = (
-        f"SELECT {ORDER_COLUMNS} FROM orders o WHERE {' AND '.join(where)} "
-        f"ORDER BY o.placed_at DESC, o.id DESC LIMIT {arg(limit)}"
-    )
-    return list(await conn.fetch(sql, *args))
+    return " AND ".join(where), args
 
 
 async def order_id_by_number(conn: asyncpg.Connection, number: str) -> uuid.UUID | None:
@@ -143,6 +154,41 @@ async def order_id_of_line(conn: asyncpg.Connection, line_id: int) -> uuid.UUID 
         "SELECT order_id FROM order_lines WHERE id = $1", line_id
     )
     return order_id
+
+
+async def order_ids_of_lines(
+    conn: asyncpg.Connection, line_ids: Sequence[int]
+) -> list[asyncpg.Record]:
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT id, order_id FROM order_lines WHERE id = ANY($1::bigint[])", list(line_ids)
+    )
+    return rows
+
+
+async def count_orders(conn: asyncpg.Connection, flt: OrderFilter, channel_only: str | None) -> int:
+    where, args = _order_filter(flt, channel_only)
+    return int(await conn.fetchval(f"SELECT count(*) FROM orders o WHERE {where}", *args))
+
+
+async def event_context(
+    conn: asyncpg.Connection, order_ids: Sequence[uuid.UUID], line_ids: Sequence[int]
+) -> list[asyncpg.Record]:
+    """What live subscriptions check events against: each order's channel and token hash
+    with the SKUs and states of its lines, and each line's (``line_id`` null on the order
+    rows)."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT o.id AS order_id, NULL::bigint AS line_id, o.channel_code AS channel, "
+        "o.token_hash, ARRAY(SELECT DISTINCT l.sku FROM order_lines l WHERE l.order_id = o.id) "
+        "AS skus, ARRAY(SELECT DISTINCT l.state FROM order_lines l WHERE l.order_id = o.id) "
+        "AS states FROM orders o WHERE o.id = ANY($1::uuid[]) "
+        "UNION ALL "
+        "SELECT o.id, l.id, o.channel_code, o.token_hash, ARRAY[l.sku::text], "
+        "ARRAY[l.state::text] "
+        "FROM order_lines l JOIN orders o ON o.id = l.order_id WHERE l.id = ANY($2::bigint[])",
+        list(order_ids),
+        list(line_ids),
+    )
+    return rows
 
 
 async def placed_with_key(conn: asyncpg.Connection, idempotency_key: str) -> bool:

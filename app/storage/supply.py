@@ -211,6 +211,22 @@ async def receipt_allocations(conn: asyncpg.Connection, receipt_id: int) -> list
     return rows
 
 
+async def receipts(conn: asyncpg.Connection, ids: Sequence[int]) -> list[asyncpg.Record]:
+    """Goods receipts with their SKU, and what each allocated (``allocations``: JSON)."""
+    rows: list[asyncpg.Record] = await conn.fetch(
+        "SELECT g.id, p.sku, g.quantity, g.allocated, g.held_for_launch, g.to_stock, "
+        "g.supply_id, COALESCE((SELECT json_agg(json_build_object('line_id', a.line_id, "
+        "'quantity', a.quantity, 'order_id', l.order_id, 'number', o.number, "
+        "'allocated', l.allocated, 'line_quantity', l.quantity, 'status', l.status) "
+        "ORDER BY a.id) FROM allocations a JOIN order_lines l ON l.id = a.line_id "
+        "JOIN orders o ON o.id = l.order_id WHERE a.receipt_id = g.id), '[]') AS allocations "
+        "FROM goods_receipts g JOIN products p ON p.id = g.product_id "
+        "WHERE g.id = ANY($1::bigint[])",
+        list(ids),
+    )
+    return rows
+
+
 async def supply_page(
     conn: asyncpg.Connection, sku: str | None, limit: int, after_id: int | None, status: str | None
 ) -> list[asyncpg.Record]:
@@ -224,6 +240,17 @@ async def supply_page(
         limit,
     )
     return rows
+
+
+async def count_supply(conn: asyncpg.Connection, sku: str | None, status: str | None) -> int:
+    return int(
+        await conn.fetchval(
+            "SELECT count(*) FROM supply s JOIN products p ON p.id = s.product_id "
+            "WHERE ($1::text IS NULL OR p.sku = $1) AND ($2::text IS NULL OR s.status = $2)",
+            sku,
+            status,
+        )
+    )
 
 
 async def supply_by_id(conn: asyncpg.Connection, ids: Sequence[int]) -> list[asyncpg.Record]:

@@ -43,7 +43,7 @@ from graphql_schema.compiled.common import (
     selects,
 )
 from graphql_schema.context import Context
-from graphql_schema.orders.mutations import (
+from graphql_schema.orders.mutations.order_place import (
     PLACEMENT_OUTCOME,
     placement_command,
     placement_payload,

@@ -37,6 +37,7 @@ from graphql_schema.compiled.common import (
     named_type,
 )
 from graphql_schema.context import Context
+from graphql_schema.errors import PublicError
 
 RootResolver = Callable[..., Awaitable[Any]]
 
@@ -114,5 +115,9 @@ class CompiledOperation:
                 data[root.key] = complete(value, root.field.type, root.plan)
         except Fallback as exc:
             self.fallback("plan", str(exc))
+            return None
+        except PublicError:
+            # a bad argument: the executor answers it as the field's error
+            self.fallback("argument")
             return None
         return {"data": data}

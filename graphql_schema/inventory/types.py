@@ -3,64 +3,32 @@
 from __future__ import annotations
 
 from datetime import date
-from enum import Enum
 
 import strawberry
 
 from app.domain import availability as domain
 from app.services.availability import Availability as AvailabilityAnswer
 from app.services.availability import PaymentTermsView
-from app.services.results import ServiceError
 from app.storage.inventory import SkuRecord
-from graphql_schema.errors import UserError
-from graphql_schema.scalars import Long
+from graphql_schema.enums import AvailabilityState, EstimateConfidence, PaymentTermsKind, PoolKind
+from graphql_schema.money import Money, money
 
 
-@strawberry.enum(description="What a storefront shows for a request: which button, which promise.")
-class AvailabilityState(Enum):
-    IN_STOCK = "IN_STOCK"
-    PRE_ORDER = "PRE_ORDER"
-    BACKORDER = "BACKORDER"
-    SOLD_OUT = "SOLD_OUT"
-
-
-@strawberry.enum(description="Kinds of inventory pool kept per SKU.")
-class PoolKind(Enum):
-    READY = "READY"
-    PRE_ORDER = "PRE_ORDER"
-    BACKORDER = "BACKORDER"
-    RESERVED = "RESERVED"
-    CHANNEL = "CHANNEL"
-
-
-@strawberry.enum(description="When the customer pays.")
-class PaymentTermsKind(Enum):
-    FULL = "FULL"
-    DEPOSIT = "DEPOSIT"
-    AUTHORIZE = "AUTHORIZE"
-
-
-@strawberry.type
+@strawberry.type(description="How a pre-order or backorder is paid.")
 class PaymentTerms:
     kind: PaymentTermsKind
-    deposit_percent: float | None
-    deposit_amount_minor: Long | None
+    deposit_percent: float | None = strawberry.field(description="DEPOSIT: percent paid now.")
+    deposit_amount: Money | None = strawberry.field(
+        description="DEPOSIT: the amount per unit paid now."
+    )
 
     @classmethod
-    def from_view(cls, view: PaymentTermsView) -> PaymentTerms:
+    def from_view(cls, view: PaymentTermsView, currency: str) -> PaymentTerms:
         return cls(
-            kind=PaymentTermsKind(view.terms.value),
+            kind=view.terms,
             deposit_percent=view.deposit_percent,
-            deposit_amount_minor=long_or_none(view.deposit_minor),
+            deposit_amount=_money(view.deposit_minor, currency),
         )
-
-
-@strawberry.enum(description="How sure a delivery window is: it falls with supply uncertainty.")
-class EstimateConfidence(Enum):
-    HIGH = "HIGH"
-    MEDIUM = "MEDIUM"
-    LOW = "LOW"
-    NONE = "NONE"
 
 
 @strawberry.type(description="A delivery window; null dates come with a reason.")
@@ -99,16 +67,15 @@ class Availability:
     split: list[SplitPart]
     channel: str | None
     region: str | None
-    user_errors: list[UserError]
 
     @classmethod
-    def from_answer(cls, a: AvailabilityAnswer) -> Availability:
+    def from_answer(cls, a: AvailabilityAnswer, currency: str) -> Availability:
         res = a.resolution
         window = a.delivery.window
         return cls(
             sku=a.sku,
             requested_quantity=res.requested,
-            state=AvailabilityState(res.state.value),
+            state=res.state,
             button_label=res.button_label,
             message=a.message,
             available_quantity=res.available_quantity,
@@ -123,47 +90,15 @@ class Availability:
                     EstimateConfidence(a.delivery.confidence) if a.delivery.confidence else None
                 ),
             ),
-            payment_terms=PaymentTerms.from_view(a.payment) if a.payment else None,
-            split=[
-                SplitPart(state=AvailabilityState(p.state.value), quantity=p.quantity)
-                for p in res.split
-            ],
+            payment_terms=PaymentTerms.from_view(a.payment, currency) if a.payment else None,
+            split=[SplitPart(state=p.state, quantity=p.quantity) for p in res.split],
             channel=a.channel,
             region=a.region,
-            user_errors=[],
-        )
-
-    @classmethod
-    def rejected(cls, sku: str, quantity: int, errors: list[ServiceError]) -> Availability:
-        """Bad input: nothing can be bought; ``userErrors`` says why."""
-        return cls(
-            sku=sku,
-            requested_quantity=quantity,
-            state=AvailabilityState.SOLD_OUT,
-            button_label=domain.BUTTON_LABELS[domain.AvailabilityState.SOLD_OUT],
-            message="Not available",
-            available_quantity=0,
-            cap_remaining=0,
-            fulfillable=False,
-            released=False,
-            delivery_estimate=DeliveryEstimate(earliest=None, latest=None, reason=None),
-            payment_terms=None,
-            split=[],
-            channel=None,
-            region=None,
-            user_errors=to_user_errors(errors),
         )
 
 
-def long_or_none(value: int | None) -> Long | None:
-    return Long(value) if value is not None else None
-
-
-def to_user_errors(errors: list[ServiceError]) -> list[UserError]:
-    return [
-        UserError(field=list(e.field) if e.field else None, code=e.code, message=e.message)
-        for e in errors
-    ]
+def _money(amount_minor: int | None, currency: str) -> Money | None:
+    return money(amount_minor, currency) if amount_minor is not None else None
 
 
 @strawberry.type(description="A capped counter of units for one SKU.")
@@ -177,6 +112,7 @@ class InventoryPool:
     incoming: int | None = strawberry.field(
         description="BACKORDER only: open inbound supply that will serve waiting demand."
     )
+    _pool_id: strawberry.Private[int | None] = None
 
 
 def pools_of(record: SkuRecord, today: date, kind: PoolKind | None = None) -> list[InventoryPool]:
@@ -184,7 +120,7 @@ def pools_of(record: SkuRecord, today: date, kind: PoolKind | None = None) -> li
     return [
         InventoryPool(
             sku=record.snapshot.sku,
-            kind=PoolKind(v.kind.value),
+            kind=v.kind,
             channel=v.channel,
             capacity=v.capacity,
             committed=v.committed,
@@ -192,7 +128,7 @@ def pools_of(record: SkuRecord, today: date, kind: PoolKind | None = None) -> li
             incoming=v.incoming,
         )
         for v in views
-        if kind is None or v.kind.value == kind.value
+        if kind is None or v.kind == kind
     ]
 
 
@@ -224,9 +160,9 @@ def preorder_settings(record: SkuRecord) -> PreorderSettings:
         committed=pre.committed,
         message=pre.message_template,
         payment_terms=PaymentTerms(
-            kind=PaymentTermsKind(pre.payment.value),
+            kind=pre.payment,
             deposit_percent=record.preorder_deposit_percent,
-            deposit_amount_minor=long_or_none(record.preorder_deposit_minor),
+            deposit_amount=_money(record.preorder_deposit_minor, record.currency),
         ),
     )
 
@@ -239,8 +175,8 @@ def backorder_settings(record: SkuRecord) -> BackorderSettings:
         committed=back.committed,
         message=back.message_template,
         payment_terms=PaymentTerms(
-            kind=PaymentTermsKind(back.payment.value),
+            kind=back.payment,
             deposit_percent=record.backorder_deposit_percent,
-            deposit_amount_minor=long_or_none(record.backorder_deposit_minor),
+            deposit_amount=_money(record.backorder_deposit_minor, record.currency),
         ),
     )

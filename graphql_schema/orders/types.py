@@ -1,9 +1,10 @@
-"""Order types: orders, lines with queue positions, shipment groups, payments, events."""
+"""Order types: orders, lines with queue positions, shipment groups, payments, and the events
+of the ledger (an order's history, a supply record's history)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
-from enum import Enum
 from typing import Any
 
 import orjson
@@ -11,58 +12,34 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from app.domain.lines import ShipsWhen, awaits_supply, ships_when
+from app.domain.estimates import Confidence
+from app.domain.events import Subject
+from app.domain.lines import LineState as DomainLineState
+from app.domain.lines import awaits_supply, ships_when
 from app.domain.payments import PaymentTotals
-from app.services.orders.reads import line_payment_totals, order_payment_totals
+from app.services import policy
+from app.services.orders.reads import line_payment_totals, order_payment_totals, token_matches
 from app.services.promises import live_estimate
+from graphql_schema.auth import current_actor
 from graphql_schema.context import Context
-from graphql_schema.errors import UserError
-from graphql_schema.inventory.types import (
-    DeliveryEstimate,
+from graphql_schema.enums import (
+    DelayConsent,
     EstimateConfidence,
+    EventKind,
+    EventSubject,
+    LineState,
+    LineStatus,
+    OrderStatus,
+    PaymentEntryKind,
     PaymentTermsKind,
     PoolKind,
+    PromiseCause,
+    ShipsWhen,
 )
+from graphql_schema.inventory.types import DeliveryEstimate
+from graphql_schema.money import Money, money
+from graphql_schema.node import Node, register
 from graphql_schema.relay import global_id
-from graphql_schema.scalars import Long
-
-
-@strawberry.enum(description="Which commitment a line is: ready stock, pre-order or backorder.")
-class LineState(Enum):
-    READY = "READY"
-    PRE_ORDER = "PRE_ORDER"
-    BACKORDER = "BACKORDER"
-
-
-@strawberry.enum
-class LineStatus(Enum):
-    RESERVED = "RESERVED"
-    WAITING = "WAITING"
-    ALLOCATED = "ALLOCATED"
-    CANCELLED = "CANCELLED"
-    SHIPPED = "SHIPPED"
-
-
-@strawberry.enum
-class OrderStatus(Enum):
-    PLACED = "PLACED"
-    CANCELLED = "CANCELLED"
-    COMPLETED = "COMPLETED"
-
-
-@strawberry.enum
-class PaymentEntryKind(Enum):
-    AUTHORIZE = "AUTHORIZE"
-    CAPTURE = "CAPTURE"
-    REFUND = "REFUND"
-    VOID = "VOID"
-    REAUTHORIZE = "REAUTHORIZE"
-
-
-@strawberry.type
-class Money:
-    amount_minor: Long
-    currency: str
 
 
 @strawberry.type
@@ -71,57 +48,111 @@ class Customer:
     name: str
 
 
-@strawberry.type
+@strawberry.type(description="What was paid and what is still due, from the payment ledger.")
 class PaymentSummary:
     captured: Money
-    authorized: Money = strawberry.field(description="Authorized and not voided or captured.")
+    authorized: Money = strawberry.field(description="Authorized and not voided.")
     refunded: Money
     voided: Money
     due_at_dispatch: Money = strawberry.field(description="Balance still to be taken.")
 
 
 def _summary(t: PaymentTotals, currency: str) -> PaymentSummary:
-    def money(amount: int) -> Money:
-        return Money(amount_minor=Long(amount), currency=currency)
-
     return PaymentSummary(
-        captured=money(t.captured),
-        authorized=money(t.authorized),
-        refunded=money(t.refunded),
-        voided=money(t.voided),
-        due_at_dispatch=money(t.due),
+        captured=money(t.captured, currency),
+        authorized=money(t.authorized, currency),
+        refunded=money(t.refunded, currency),
+        voided=money(t.voided, currency),
+        due_at_dispatch=money(t.due, currency),
     )
 
 
-@strawberry.type
+def _json(value: Any) -> Any:
+    return orjson.loads(value) if isinstance(value, str) else value
+
+
+async def line_of(info: Info[Context, Any], order_id: Any, line_id: int) -> OrderLine | None:
+    """One line of an order the caller already reads (batched per order)."""
+    loaders = info.context.loaders
+    order = await loaders.order_by_id.load(order_id)
+    if order is None:
+        return None
+    for row in await loaders.lines_by_order.load(order_id):
+        if row["id"] == line_id:
+            return OrderLine.from_row(row, order["currency"])
+    return None
+
+
+@strawberry.type(description="A step in the payment ledger.")
 class PaymentEntry:
     kind: PaymentEntryKind
     amount: Money
     gateway: str
     reference: str
-    line_id: strawberry.ID | None
     expires_at: datetime | None
     note: str | None
     created_at: datetime
+    _order_id: strawberry.Private[Any]
+    _line_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="The line it pays for.")
+    async def line(self, info: Info[Context, Any]) -> OrderLine | None:
+        if self._line_id is None:
+            return None
+        return await line_of(info, self._order_id, self._line_id)
 
 
-@strawberry.type(description="Who changed what, when: the order's audit trail.")
-class OrderEvent:
-    action: str
+@strawberry.type(
+    description="One change, as the event ledger records it: an order's history, a supply "
+    "record's history, the stream live subscriptions follow."
+)
+class Event(Node):
+    kind: EventKind
+    subject: EventSubject
+    subject_key: str = strawberry.field(
+        description="What the subject is: an order or line's global ID, a SKU code, a supply "
+        "record's number, a customer's e-mail."
+    )
     actor: str
-    line_id: strawberry.ID | None
-    before: JSON | None
-    after: JSON | None
+    before: JSON | None = strawberry.field(description="What the change replaced, if kept.")
+    payload: JSON | None = strawberry.field(description="What the change made.")
     at: datetime
+    _order_id: strawberry.Private[Any]
+    _line_id: strawberry.Private[int | None]
 
+    @strawberry.field(description="The order it belongs to (order and line events).")
+    async def order(self, info: Info[Context, Any]) -> Order | None:
+        if self._order_id is None:
+            return None
+        row = await info.context.loaders.order_by_id.load(self._order_id)
+        return Order.from_row(row) if row else None
 
-@strawberry.enum(description="A customer's answer to a delay beyond the store's threshold.")
-class DelayConsent(Enum):
-    REQUESTED = "REQUESTED"
-    ACCEPTED = "ACCEPTED"
-    CANCELLED = "CANCELLED"
-    DEFAULT_ACCEPTED = "DEFAULT_ACCEPTED"
-    DEFAULT_CANCELLED = "DEFAULT_CANCELLED"
+    @strawberry.field(description="The line it is about (line events).")
+    async def line(self, info: Info[Context, Any]) -> OrderLine | None:
+        if self._line_id is None:
+            return None
+        return await line_of(info, self._order_id, self._line_id)
+
+    @classmethod
+    def from_row(cls, row: Any) -> Event:
+        subject = Subject(row["subject"])
+        key = row["subject_id"]
+        if subject is Subject.ORDER:
+            key = global_id("Order", key)
+        elif subject is Subject.LINE:
+            key = global_id("OrderLine", key)
+        return cls(
+            id=global_id("Event", str(row["id"])),
+            kind=row["kind"],
+            subject=subject,
+            subject_key=key,
+            actor=row["actor"],
+            before=_json(row["before"]),
+            payload=_json(row["payload"]),
+            at=row["created_at"],
+            _order_id=row["order_id"],
+            _line_id=row["line_id"],
+        )
 
 
 @strawberry.type(description="One promise made to a line: the first, and every change.")
@@ -129,18 +160,14 @@ class PromiseChange:
     earliest: date | None
     latest: date | None
     confidence: EstimateConfidence
-    cause: str = strawberry.field(
-        description="PLACED, RECEIPT, SUPPLY_SLIPPED, SUPPLY_PULLED_IN, SUPPLY_ADDED, "
-        "SUPPLY_CANCELLED, PAUSE, RESUME, CANCELLATION, RELEASE, STOCK_CHANGE, DISPATCH, ..."
-    )
+    cause: PromiseCause
     delayed_days: int = strawberry.field(description="Days later than the promise before.")
     reason: str | None
     at: datetime
 
 
-@strawberry.type
-class OrderLine:
-    id: strawberry.ID
+@strawberry.type(description="A line of an order: one commitment, in one state.")
+class OrderLine(Node):
     line_number: int
     sub_number: int = strawberry.field(description="A line split over states has sub-lines.")
     sku: str
@@ -172,6 +199,11 @@ class OrderLine:
     _currency: strawberry.Private[str]
     _row: strawberry.Private[Any]
 
+    @strawberry.field(description="The order the line belongs to.")
+    async def order(self, info: Info[Context, Any]) -> Order:
+        row = await info.context.loaders.order_by_id.load(self._order_id)
+        return Order.from_row(row)
+
     @strawberry.field
     async def payment_summary(self, info: Info[Context, Any]) -> PaymentSummary:
         entries = await info.context.loaders.payments_by_order.load(self._order_id)
@@ -192,7 +224,7 @@ class OrderLine:
                 earliest=row["promised_earliest"],
                 latest=row["promised_latest"],
                 reason=reason,
-                confidence=EstimateConfidence(row["promise_confidence"]),
+                confidence=Confidence(row["promise_confidence"]),
             )
         record = await info.context.loaders.record_by_sku.load(row["sku"])
         if record is None:
@@ -212,7 +244,7 @@ class OrderLine:
             earliest=est.earliest,
             latest=est.latest,
             reason=est.reason,
-            confidence=EstimateConfidence(est.confidence.value),
+            confidence=est.confidence,
         )
 
     @strawberry.field(description="The first promise and every change since, with its cause.")
@@ -222,7 +254,7 @@ class OrderLine:
             PromiseChange(
                 earliest=r["earliest"],
                 latest=r["latest"],
-                confidence=EstimateConfidence(r["confidence"]),
+                confidence=Confidence(r["confidence"]),
                 cause=r["cause"],
                 delayed_days=r["delayed_days"],
                 reason=r["reason"],
@@ -239,19 +271,19 @@ class OrderLine:
             sub_number=row["sub_no"],
             sku=row["sku"],
             quantity=row["quantity"],
-            state=LineState(row["state"]),
-            status=LineStatus(row["status"]),
+            state=row["state"],
+            status=row["status"],
             queue_position=row["queue_position"],
             units_ahead=row["units_ahead"],
-            reserved_pool=PoolKind(row["pool_kind"]),
+            reserved_pool=row["pool_kind"],
             reserved_channel=row["pool_channel"],
-            payment_terms=PaymentTermsKind(row["payment_terms"]),
+            payment_terms=row["payment_terms"],
             shipment_group=row["shipment_group"],
-            unit_price=Money(amount_minor=Long(row["unit_price_minor"]), currency=currency),
+            unit_price=money(row["unit_price_minor"], currency),
             queued_at=row["queued_at"],
             allocated_quantity=row["allocated"],
             paused=row["paused_at"] is not None,
-            delay_consent=DelayConsent(row["delay_consent"]) if row["delay_consent"] else None,
+            delay_consent=row["delay_consent"],
             consent_due_at=row["consent_due_at"],
             shipped_at=row["shipped_at"],
             delivered_on=row["delivered_on"],
@@ -262,27 +294,16 @@ class OrderLine:
         )
 
 
-SHIPS_WHEN = {
-    ShipsWhen.NOW: "now",
-    ShipsWhen.AT_RELEASE: "at release",
-    ShipsWhen.WHEN_BACK_IN_STOCK: "when back in stock",
-    ShipsWhen.TOGETHER_WHEN_COMPLETE: "together, when complete",
-}
-
-
-@strawberry.type
+@strawberry.type(description="Lines that ship together.")
 class ShipmentGroup:
     number: int
     states: list[LineState]
-    ships_when: str = strawberry.field(
-        description='"now", "at release", "when back in stock", or "together, when complete".'
-    )
+    ships_when: ShipsWhen
     lines: list[OrderLine]
 
 
-@strawberry.type
-class Order:
-    id: strawberry.ID
+@strawberry.type(description="An order from any channel.")
+class Order(Node):
     number: str
     channel: str
     status: OrderStatus
@@ -306,17 +327,19 @@ class Order:
 
     @strawberry.field(description="Ready goods ship now; the rest later, unless shipTogether.")
     async def shipment_groups(self, info: Info[Context, Any]) -> list[ShipmentGroup]:
-        lines = [line for line in await self._lines(info) if line.status != LineStatus.CANCELLED]
+        lines = [line for line in await self._lines(info) if line.status != "CANCELLED"]
         groups: dict[int, list[OrderLine]] = {}
         for line in lines:
             groups.setdefault(line.shipment_group, []).append(line)
+        order = list(DomainLineState)
         result = []
         for number in sorted(groups):
             members = groups[number]
-            states = sorted({m.state for m in members}, key=lambda s: list(LineState).index(s))
-            when = SHIPS_WHEN[ships_when(s.value for s in states)]
+            states = sorted({DomainLineState(m.state) for m in members}, key=order.index)
             result.append(
-                ShipmentGroup(number=number, states=states, ships_when=when, lines=members)
+                ShipmentGroup(
+                    number=number, states=states, ships_when=ships_when(states), lines=members
+                )
             )
         return result
 
@@ -325,14 +348,15 @@ class Order:
         rows = await info.context.loaders.payments_by_order.load(self._db_id)
         return [
             PaymentEntry(
-                kind=PaymentEntryKind(r["kind"]),
-                amount=Money(amount_minor=Long(int(r["amount_minor"])), currency=r["currency"]),
+                kind=r["kind"],
+                amount=money(int(r["amount_minor"]), r["currency"]),
                 gateway=r["gateway"],
                 reference=r["reference"],
-                line_id=global_id("OrderLine", str(r["line_id"])) if r["line_id"] else None,
                 expires_at=r["expires_at"],
                 note=r["note"],
                 created_at=r["created_at"],
+                _order_id=r["order_id"],
+                _line_id=r["line_id"],
             )
             for r in rows
         ]
@@ -343,20 +367,10 @@ class Order:
         lines = await info.context.loaders.lines_by_order.load(self._db_id)
         return _summary(order_payment_totals(lines, rows), self._currency)
 
-    @strawberry.field
-    async def events(self, info: Info[Context, Any]) -> list[OrderEvent]:
+    @strawberry.field(description="The order's history: every change, oldest first.")
+    async def events(self, info: Info[Context, Any]) -> list[Event]:
         rows = await info.context.loaders.events_by_order.load(self._db_id)
-        return [
-            OrderEvent(
-                action=r["kind"],
-                actor=r["actor"],
-                line_id=global_id("OrderLine", str(r["line_id"])) if r["line_id"] else None,
-                before=_json(r["before"]),
-                after=_json(r["payload"]),
-                at=r["created_at"],
-            )
-            for r in rows
-        ]
+        return [Event.from_row(r) for r in rows]
 
     @classmethod
     def from_row(cls, row: Any) -> Order:
@@ -364,36 +378,83 @@ class Order:
             id=global_id("Order", str(row["id"])),
             number=row["number"],
             channel=row["channel_code"],
-            status=OrderStatus(row["status"]),
+            status=row["status"],
             tags=list(row["tags"]),
             customer=Customer(email=row["customer_email"], name=row["customer_name"]),
             region=row["region"],
             postal_code=row["postal_code"],
             ship_together=row["ship_together"],
             placed_at=row["placed_at"],
-            total=Money(amount_minor=Long(int(row["total_minor"])), currency=row["currency"]),
+            total=money(int(row["total_minor"]), row["currency"]),
             _db_id=row["id"],
             _currency=row["currency"],
         )
 
 
-def _json(value: Any) -> Any:
-    return orjson.loads(value) if isinstance(value, str) else value
+# ---------------------------------------------------------------- who may read an order
 
 
-@strawberry.type
-class PlaceOrderPayload:
-    order: Order | None
-    order_token: str | None = strawberry.field(
-        description="Shown once: lets the customer's storefront read this order."
-    )
-    replayed: bool = strawberry.field(
-        description="True when this is the stored result of an earlier request with the key."
-    )
-    user_errors: list[UserError]
+async def readable_order_row(
+    info: Info[Context, Any], order_id: uuid.UUID | None, token: str | None
+) -> Any:
+    """The order's row when the caller may read it (``policy.may_read_order``), else None:
+    the same answer as for an order that does not exist."""
+    if order_id is None:
+        return None
+    row = await info.context.loaders.order_by_id.load(order_id)
+    if row is None:
+        return None
+    actor = await current_actor(info)
+    if not policy.may_read_order(actor, row["channel_code"], token_matches(row, token)):
+        return None
+    return row
 
 
-@strawberry.type
-class OrderPayload:
-    order: Order | None
-    user_errors: list[UserError]
+def order_uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def line_number(value: str) -> int | None:
+    """A line's database id from the key inside its global ID (a positive bigint)."""
+    if not (value.isascii() and value.isdigit()):
+        return None
+    number = int(value)
+    return number if 0 < number < 2**63 else None
+
+
+async def _order_node(info: Info[Context, Any], key: str) -> Order | None:
+    row = await readable_order_row(info, order_uuid(key), None)
+    return Order.from_row(row) if row else None
+
+
+async def _line_node(info: Info[Context, Any], key: str) -> OrderLine | None:
+    line_id = line_number(key)
+    if line_id is None:
+        return None
+    order_id = await info.context.loaders.order_id_by_line.load(line_id)
+    if await readable_order_row(info, order_id, None) is None:
+        return None
+    return await line_of(info, order_id, line_id)
+
+
+async def _event_node(info: Info[Context, Any], key: str) -> Event | None:
+    event_id = line_number(key)  # the same rule: a positive bigint
+    if event_id is None:
+        return None
+    row = await info.context.loaders.event_by_id.load(event_id)
+    if row is None:
+        return None
+    if row["order_id"] is not None:
+        if await readable_order_row(info, row["order_id"], None) is None:
+            return None
+    elif not policy.may_read_internals(await current_actor(info)):
+        return None
+    return Event.from_row(row)
+
+
+register("Order", _order_node)
+register("OrderLine", _line_node)
+register("Event", _event_node)

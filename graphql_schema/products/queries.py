@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 import strawberry
 from strawberry.types import Info
 
 from app.services import catalog
 from app.services.catalog import ProductFilter
 from graphql_schema.context import Context
-from graphql_schema.products.types import Product, ProductFilterInput
-from graphql_schema.relay import Connection, check_page_size, decode_cursor, make_connection
+from graphql_schema.products.types import Product, ProductFilterInput, product_by_sku
+from graphql_schema.relay import (
+    AFTER,
+    FIRST,
+    Connection,
+    check_page_size,
+    decode_cursor,
+    make_connection,
+)
 
 
 def _to_filter(flt: ProductFilterInput | None) -> ProductFilter:
@@ -25,36 +34,33 @@ def _to_filter(flt: ProductFilterInput | None) -> ProductFilter:
 @strawberry.type
 class ProductQueries:
     @strawberry.field(description="One product by SKU; null when unknown.")
-    async def product(self, info: Info[Context, None], sku: str) -> Product | None:
-        row = await info.context.loaders.product_by_sku.load(sku)
-        return Product.from_row(row) if row else None
+    async def product(self, info: Info[Context, Any], sku: str) -> Product | None:
+        return await product_by_sku(info, sku)
 
-    @strawberry.field(description="Products ordered by SKU, as a Relay connection.")
+    @strawberry.field(description="Products ordered by SKU.")
     async def products(
         self,
-        info: Info[Context, None],
-        first: int | None = 20,
-        after: str | None = None,
+        info: Info[Context, Any],
+        first: Annotated[int | None, strawberry.argument(description=FIRST)] = 20,
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
         filter: ProductFilterInput | None = None,
     ) -> Connection[Product]:
-        size = check_page_size(first)
+        services = info.context.services
+        size = check_page_size(first, services.settings.max_page_size)
         after_sku = decode_cursor("sku", after)
         flt = _to_filter(filter)
-        rows = await catalog.list_products(info.context.services, flt, size + 1, after_sku)
+        rows = await catalog.list_products(services, flt, size + 1, after_sku)
         for row in rows:
             info.context.loaders.product_by_sku.prime(row.sku, row)
-        # totalCount costs a COUNT over the filter: only when the client asks for it.
-        wants_total = any(
-            getattr(sub, "name", None) == "totalCount"
-            for f in info.selected_fields
-            for sub in f.selections
-        )
-        total = await catalog.count_products(info.context.services, flt) if wants_total else None
+
+        async def count() -> int:
+            return await catalog.count_products(services, flt)
+
         return make_connection(
             [Product.from_row(r) for r in rows],
             size,
             key=lambda p: p.sku,
             kind="sku",
             has_previous=after_sku is not None,
-            total_count=total,
+            count=count,
         )

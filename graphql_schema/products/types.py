@@ -12,42 +12,44 @@ from strawberry.types import Info
 from app.storage.catalog import ProductRow
 from graphql_schema.auth import require_internal
 from graphql_schema.context import Context
+from graphql_schema.enums import PoolKind
 from graphql_schema.inventory.resolve import availability_for, pools_for
 from graphql_schema.inventory.types import (
     Availability,
     BackorderSettings,
     InventoryPool,
-    PoolKind,
     PreorderSettings,
     backorder_settings,
     preorder_settings,
 )
+from graphql_schema.money import Money, money
+from graphql_schema.node import Node, register
 from graphql_schema.relay import global_id
-from graphql_schema.scalars import Long
 
 
 @strawberry.type(description="A sellable variant (one SKU) with its selling policy.")
-class Product:
-    id: strawberry.ID
+class Product(Node):
     sku: str
     name: str
     family: str | None = strawberry.field(description="The style / parent product name.")
     description: str | None
     options: JSON
     tags: list[str]
-    price_minor: Long = strawberry.field(description="Unit price in minor units (cents).")
-    currency: str
+    price: Money = strawberry.field(description="The unit price.")
     release_date: date | None
     safety_stock: int
 
-    @strawberry.field(description="What a PDP shows for this product.")
+    @strawberry.field(
+        description="What a PDP shows for this product; null with this field's error for a "
+        "bad argument (see Query.productAvailability)."
+    )
     async def availability(
         self,
         info: Info[Context, Any],
         quantity: int = 1,
         channel: str | None = None,
         region: str | None = None,
-    ) -> Availability:
+    ) -> Availability | None:
         return await availability_for(info.context, self.sku, quantity, channel, region)
 
     @strawberry.field(
@@ -87,11 +89,18 @@ class Product:
             description=row.description,
             options=cast(JSON, dict(row.options)),
             tags=list(row.tags),
-            price_minor=Long(row.price_minor),
-            currency=row.currency,
+            price=money(row.price_minor, row.currency),
             release_date=row.release_date,
             safety_stock=row.safety_stock,
         )
+
+
+async def product_by_sku(info: Info[Context, Any], sku: str) -> Product | None:
+    row = await info.context.loaders.product_by_sku.load(sku)
+    return Product.from_row(row) if row else None
+
+
+register("Product", product_by_sku)
 
 
 @strawberry.input

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.types import Info
@@ -12,18 +12,17 @@ from app.services import supply as supply_service
 from app.services.orders import reads
 from graphql_schema.auth import require_internal, require_reader
 from graphql_schema.context import Context
-from graphql_schema.errors import PublicError
-from graphql_schema.inventory.types import DeliveryEstimate, to_user_errors
-from graphql_schema.orders.queries import readable_order
-from graphql_schema.orders.types import OrderLine
+from graphql_schema.errors import argument_error
+from graphql_schema.inventory.types import DeliveryEstimate
+from graphql_schema.orders.mutations.changed import line_key
+from graphql_schema.orders.types import OrderLine, readable_order_row
 from graphql_schema.relay import (
-    MAX_PAGE,
+    AFTER,
+    FIRST,
     Connection,
-    Edge,
-    PageInfo,
-    decode_cursor,
-    encode_cursor,
-    parse_global_id,
+    check_page_size,
+    decode_int_cursor,
+    make_connection,
 )
 from graphql_schema.supply.types import (
     AvailableToPromise,
@@ -35,14 +34,6 @@ from graphql_schema.supply.types import (
 )
 
 
-def line_db_id(value: str) -> int | None:
-    try:
-        line_id = int(parse_global_id("OrderLine", value))
-    except (ValueError, PublicError):
-        return None
-    return line_id if 0 < line_id < 2**63 else None
-
-
 @strawberry.type
 class SupplyQueries:
     @strawberry.field(description="Inbound supply (ops and channel keys), oldest first.")
@@ -51,51 +42,45 @@ class SupplyQueries:
         info: Info[Context, Any],
         sku: str | None = None,
         status: SupplyStatus | None = None,
-        first: int = 50,
-        after: str | None = None,
+        first: Annotated[int | None, strawberry.argument(description=FIRST)] = 20,
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
     ) -> Connection[Supply]:
         await require_internal(info)
-        if not 0 < first <= MAX_PAGE:
-            raise PublicError(f"first must be between 1 and {MAX_PAGE}.", "INVALID_PAGE")
-        cursor = decode_cursor("supply", after)
-        # ASCII digits only ("²".isdigit() too) and within bigint, else a bad cursor
-        digits = cursor is not None and cursor.isascii() and cursor.isdigit()
-        after_id = int(cursor) if digits and cursor and len(cursor) < 19 else None
-        if cursor is not None and after_id is None:
-            raise PublicError("Invalid cursor.", "INVALID_CURSOR")
-        rows = await supply_service.supply_page(
-            info.context.services, sku, first + 1, after_id, status.value if status else None
-        )
-        page = rows[:first]
-        edges = [
-            Edge(cursor=encode_cursor("supply", str(r["id"])), node=Supply.from_row(r))
-            for r in page
-        ]
-        return Connection(
-            edges=edges,
-            page_info=PageInfo(
-                has_next_page=len(rows) > first,
-                has_previous_page=after_id is not None,
-                start_cursor=edges[0].cursor if edges else None,
-                end_cursor=edges[-1].cursor if edges else None,
-            ),
+        services = info.context.services
+        size = check_page_size(first, services.settings.max_page_size)
+        after_id = decode_int_cursor("supply", after)
+        state = status.value if status else None
+        rows = await supply_service.supply_page(services, sku, size + 1, after_id, state)
+
+        async def count() -> int:
+            return await supply_service.count_supply(services, sku, state)
+
+        return make_connection(
+            [Supply.from_row(r) for r in rows],
+            size,
+            key=lambda s: str(s._db_id),
+            kind="supply",
+            has_previous=after_id is not None,
+            count=count,
         )
 
     @strawberry.field(
         description="What can still be promised to new demand by when: cumulative quantities "
-        "from on-hand stock, open supply and the demand already waiting (ops and channel keys)."
+        "from on-hand stock, open supply and the demand already waiting (ops and channel "
+        "keys). An unknown SKU is this field's error."
     )
     async def available_to_promise(
         self, info: Info[Context, Any], sku: str, channel: str | None = None
-    ) -> AvailableToPromise:
+    ) -> AvailableToPromise | None:
         # the open supply schedule and channel holds show through: internal, like ``supply``
         await require_internal(info)
         result = await supply_service.atp(info.context.services, sku, channel)
+        if result.value is None:
+            raise argument_error(result.errors)
         return AvailableToPromise(
             sku=sku,
             channel=channel,
-            entries=[PromiseDate(date=e.on, quantity=e.quantity) for e in result.value or []],
-            user_errors=to_user_errors(result.errors),
+            entries=[PromiseDate(date=e.on, quantity=e.quantity) for e in result.value],
         )
 
     @strawberry.field(
@@ -128,21 +113,17 @@ class SupplyQueries:
         self, info: Info[Context, Any], order_line_id: strawberry.ID, token: str | None = None
     ) -> DeliveryEstimate | None:
         await require_reader(info, token)
-        line_id = line_db_id(order_line_id)
+        line_id = line_key(order_line_id)
         order_id = (
-            await reads.order_id_of_line(info.context.services, line_id)
-            if line_id is not None
-            else None
+            await info.context.loaders.order_id_by_line.load(line_id) if line_id > 0 else None
         )
-        if order_id is None:
+        row = await readable_order_row(info, order_id, token)
+        if row is None:
             return None
-        order = await readable_order(info, order_id, token)
-        if order is None:
-            return None
-        rows = await info.context.loaders.lines_by_order.load(order_id)
-        for row in rows:
-            if row["id"] == line_id:
-                line = OrderLine.from_row(row, order.total.currency)
-                estimate: DeliveryEstimate | None = await line.delivery_estimate(info)
-                return estimate
+        for line in await info.context.loaders.lines_by_order.load(order_id):
+            if line["id"] == line_id:
+                found: DeliveryEstimate | None = await OrderLine.from_row(
+                    line, row["currency"]
+                ).delivery_estimate(info)
+                return found
         return None

@@ -6,13 +6,15 @@ from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
-import orjson
 import strawberry
-from strawberry.scalars import JSON
 from strawberry.types import Info
 
+from app.services.supply import Receipt
+from graphql_schema.auth import require_internal
 from graphql_schema.context import Context
-from graphql_schema.errors import UserError
+from graphql_schema.node import Node, register
+from graphql_schema.orders.types import Event, Order, OrderLine, line_number, line_of
+from graphql_schema.products.types import Product, product_by_sku
 from graphql_schema.relay import global_id
 
 
@@ -46,18 +48,8 @@ class Supplier:
     )
 
 
-@strawberry.type(description="A change of a supply record, with who, when and why.")
-class SupplyChange:
-    action: str
-    actor: str
-    before: JSON | None
-    after: JSON | None
-    at: datetime
-
-
 @strawberry.type(description="Inbound supply: a purchase order or a production run.")
-class Supply:
-    id: strawberry.ID
+class Supply(Node):
     kind: SupplyKind
     sku: str
     location: str
@@ -78,19 +70,14 @@ class Supply:
     created_at: datetime
     _db_id: strawberry.Private[int]
 
+    @strawberry.field(description="The product it brings.")
+    async def product(self, info: Info[Context, Any]) -> Product | None:
+        return await product_by_sku(info, self.sku)
+
     @strawberry.field(description="Created, every ETA change (with reason), receipts, cancel.")
-    async def history(self, info: Info[Context, Any]) -> list[SupplyChange]:
+    async def history(self, info: Info[Context, Any]) -> list[Event]:
         rows = await info.context.loaders.supply_history.load(self._db_id)
-        return [
-            SupplyChange(
-                action=r["kind"],
-                actor=r["actor"],
-                before=_json(r["before"]),
-                after=_json(r["payload"]),
-                at=r["created_at"],
-            )
-            for r in rows
-        ]
+        return [Event.from_row(r) for r in rows]
 
     @classmethod
     def from_row(cls, row: Any) -> Supply:
@@ -127,30 +114,33 @@ class Supply:
         )
 
 
-def _json(value: Any) -> Any:
-    return orjson.loads(value) if isinstance(value, str) else value
-
-
-@strawberry.type
-class SupplyPayload:
-    supply: Supply | None
-    user_errors: list[UserError]
+async def supply_by_id(info: Info[Context, Any], supply_id: int) -> Supply | None:
+    row = await info.context.loaders.supply_by_id.load(supply_id)
+    return Supply.from_row(row) if row else None
 
 
 @strawberry.type(description="Units of a receipt ring-fenced for one waiting line.")
 class ReceiptAllocation:
     order_number: str
-    order_id: strawberry.ID
-    line_id: strawberry.ID
     quantity: int
     line_allocated: int = strawberry.field(description="The line's ring-fenced units now.")
     line_quantity: int
     fully_allocated: bool
+    _order_id: strawberry.Private[Any]
+    _line_id: strawberry.Private[int]
+
+    @strawberry.field
+    async def order(self, info: Info[Context, Any]) -> Order:
+        row = await info.context.loaders.order_by_id.load(self._order_id)
+        return Order.from_row(row)
+
+    @strawberry.field
+    async def line(self, info: Info[Context, Any]) -> OrderLine | None:
+        return await line_of(info, self._order_id, self._line_id)
 
 
 @strawberry.type(description="A goods receipt (GRN) and where its units went.")
-class GoodsReceipt:
-    id: strawberry.ID
+class GoodsReceipt(Node):
     sku: str
     quantity: int
     allocated: int = strawberry.field(description="Ring-fenced for waiting lines, FIFO.")
@@ -158,14 +148,57 @@ class GoodsReceipt:
         description="Received before the launch: held for the pre-orders, not sold as READY."
     )
     to_stock: int = strawberry.field(description="What was left: re-opened as READY stock.")
-    supply_id: strawberry.ID | None
     allocations: list[ReceiptAllocation]
+    _supply_id: strawberry.Private[int | None]
+
+    @strawberry.field(description="The purchase order or production run it was booked against.")
+    async def supply(self, info: Info[Context, Any]) -> Supply | None:
+        if self._supply_id is None:
+            return None
+        return await supply_by_id(info, self._supply_id)
+
+    @classmethod
+    def from_receipt(cls, receipt: Receipt) -> GoodsReceipt:
+        return cls(
+            id=global_id("GoodsReceipt", str(receipt.id)),
+            sku=receipt.sku,
+            quantity=receipt.quantity,
+            allocated=receipt.allocated,
+            held_for_launch=receipt.held_for_launch,
+            to_stock=receipt.to_stock,
+            allocations=[
+                ReceiptAllocation(
+                    order_number=a["number"],
+                    quantity=a["quantity"],
+                    line_allocated=a["allocated"],
+                    line_quantity=a["line_quantity"],
+                    fully_allocated=a["allocated"] == a["line_quantity"],
+                    _order_id=a["order_id"],
+                    _line_id=a["line_id"],
+                )
+                for a in receipt.allocations
+            ],
+            _supply_id=receipt.supply_id,
+        )
 
 
-@strawberry.type
-class ReceiveGoodsPayload:
-    receipt: GoodsReceipt | None
-    user_errors: list[UserError]
+async def _supply_node(info: Info[Context, Any], key: str) -> Supply | None:
+    await require_internal(info)
+    supply_id = line_number(key)
+    return await supply_by_id(info, supply_id) if supply_id is not None else None
+
+
+async def _receipt_node(info: Info[Context, Any], key: str) -> GoodsReceipt | None:
+    await require_internal(info)
+    receipt_id = line_number(key)
+    if receipt_id is None:
+        return None
+    receipt = await info.context.loaders.receipt_by_id.load(receipt_id)
+    return GoodsReceipt.from_receipt(receipt) if receipt else None
+
+
+register("Supply", _supply_node)
+register("GoodsReceipt", _receipt_node)
 
 
 @strawberry.type(description="By this date, this many units (cumulative) can be promised.")
@@ -179,7 +212,6 @@ class AvailableToPromise:
     sku: str
     channel: str | None
     entries: list[PromiseDate]
-    user_errors: list[UserError]
 
 
 @strawberry.type(description="Delivered lines against their FIRST promise (target < 5 %).")
@@ -192,28 +224,6 @@ class PromiseAccuracy:
     )
     target_percent: float
     meets_target: bool
-
-
-@strawberry.type
-class AllocationPolicyPayload:
-    sku: str
-    policy: AllocationPolicy | None
-    user_errors: list[UserError]
-
-
-@strawberry.enum
-class ScheduledJob(Enum):
-    RELEASE_PREORDERS = "RELEASE_PREORDERS"
-    PROMISE_NEW_LINES = "PROMISE_NEW_LINES"
-    EXPIRE_DELAY_CONSENTS = "EXPIRE_DELAY_CONSENTS"
-    RENEW_AUTHORIZATIONS = "RENEW_AUTHORIZATIONS"
-
-
-@strawberry.type
-class ScheduledJobPayload:
-    job: ScheduledJob
-    ran: bool = strawberry.field(description="False when another replica was running it.")
-    result: JSON | None
 
 
 @strawberry.type(description="Transit days of a carrier service in a region.")
@@ -233,9 +243,3 @@ class CarrierService:
             transit_min_days=row["transit_min_days"],
             transit_max_days=row["transit_max_days"],
         )
-
-
-@strawberry.type
-class CarrierServicePayload:
-    carrier_service: CarrierService | None
-    user_errors: list[UserError]

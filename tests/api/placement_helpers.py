@@ -21,9 +21,9 @@ ORDER_FIELDS = f"""
           unitPrice {{ amountMinor currency }}
           paymentSummary {{ {SUMMARY} }} }}
   shipmentGroups {{ number states shipsWhen lines {{ id sku quantity }} }}
-  payments {{ kind amount {{ amountMinor currency }} gateway reference lineId expiresAt note }}
+  payments {{ kind amount {{ amountMinor currency }} gateway reference line {{ id }} expiresAt note }}
   paymentSummary {{ {SUMMARY} }}
-  events {{ action actor lineId before after }}
+  events {{ kind actor line {{ id }} before payload }}
 """
 
 PLACE = f"""
@@ -117,11 +117,17 @@ async def placed(server: LiveServer, lines: list[dict[str, Any]], **extra: Any) 
 
 
 async def product(
-    server: LiveServer, sku: str, *mutations: str, price: int = 1000, create: str = ""
+    server: LiveServer,
+    sku: str,
+    *mutations: str,
+    price: int = 1000,
+    currency: str = "EUR",
+    create: str = "",
 ) -> None:
     body = " ".join(
         [
-            f'a: createProduct(input: {{sku: "{sku}", name: "{sku}", priceMinor: {price} {create}}}) '
+            f'a: createProduct(input: {{sku: "{sku}", name: "{sku}", '
+            f"price: {{amountMinor: {price}, currency: {currency}}} {create}}}) "
             "{ userErrors { code message } }"
         ]
         + [f"m{i}: {m} {{ userErrors {{ code message }} }}" for i, m in enumerate(mutations)]
@@ -184,8 +190,14 @@ def amounts(summary: dict[str, Any]) -> dict[str, int]:
     return {name: money["amountMinor"] for name, money in summary.items()}
 
 
+def line_id(item: dict[str, Any]) -> str | None:
+    """The id of the line a payment entry or an event is about (None: the whole order)."""
+    line = item["line"]
+    return None if line is None else line["id"]
+
+
 def entries(order: dict[str, Any]) -> list[tuple[str, int, str | None]]:
-    return [(p["kind"], p["amount"]["amountMinor"], p["lineId"]) for p in order["payments"]]
+    return [(p["kind"], p["amount"]["amountMinor"], line_id(p)) for p in order["payments"]]
 
 
 async def count(server: LiveServer, statement: str, *args: Any) -> int:

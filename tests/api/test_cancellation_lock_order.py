@@ -58,7 +58,7 @@ async def test_cancelling_a_channel_line_does_not_deadlock_with_a_placement(
 ) -> None:
     await _mutate(
         server,
-        """a: createProduct(input: {sku: "RV-DL-A", name: "A", priceMinor: 100})
+        """a: createProduct(input: {sku: "RV-DL-A", name: "A", price: {amountMinor: 100, currency: EUR}})
              { userErrors { code } }
            b: setStock(input: {sku: "RV-DL-A", location: "main", quantity: 10})
              { userErrors { code } }
@@ -66,7 +66,7 @@ async def test_cancelling_a_channel_line_does_not_deadlock_with_a_placement(
              { userErrors { code } }
            d: allocateChannelPool(input: {sku: "RV-DL-A", channel: "pos", quantity: 2})
              { userErrors { code } }
-           e: createProduct(input: {sku: "RV-DL-B", name: "B", priceMinor: 100})
+           e: createProduct(input: {sku: "RV-DL-B", name: "B", price: {amountMinor: 100, currency: EUR}})
              { userErrors { code } }
            f: setStock(input: {sku: "RV-DL-B", location: "main", quantity: 10})
              { userErrors { code } }""",

@@ -30,7 +30,7 @@ mutation($input: SetCarrierServiceInput!) {
 AVAILABILITY = """
 query($sku: String!, $service: String) {
   productAvailability(sku: $sku, region: "EU", carrierService: $service) {
-    state deliveryEstimate { earliest latest } userErrors { field code }
+    state deliveryEstimate { earliest latest }
   }
 }
 """
@@ -120,7 +120,7 @@ async def test_a_carrier_service_is_set_by_ops_listed_and_refused_to_storefronts
     assert [e["code"] for e in bad.data["setCarrierService"]["userErrors"]] == ["INVALID"]
 
 
-async def test_the_pdp_window_follows_the_carrier_service_and_an_unknown_one_is_a_user_error(
+async def test_the_pdp_window_follows_the_carrier_service_and_an_unknown_one_is_a_field_error(
     server: LiveServer,
 ) -> None:
     await _express(server)
@@ -139,9 +139,10 @@ async def test_the_pdp_window_follows_the_carrier_service_and_an_unknown_one_is_
         "latest": _day(server, 2),
     }
     unknown = await server.gql(AVAILABILITY, {"sku": "CS-PDP", "service": "TELEPORT"})
-    assert unknown.data["productAvailability"]["userErrors"] == [
-        {"field": ["carrierService"], "code": "UNKNOWN_CARRIER_SERVICE"}
-    ]
+    assert unknown.body["data"]["productAvailability"] is None
+    assert [
+        {"field": e["extensions"]["field"], "code": e["extensions"]["code"]} for e in unknown.errors
+    ] == [{"field": ["carrierService"], "code": "UNKNOWN_CARRIER_SERVICE"}]
 
 
 async def test_a_waiting_line_is_promised_with_its_orders_carrier_service(

@@ -25,17 +25,17 @@ AVAILABILITY_FIELDS = """
     sku requestedQuantity state buttonLabel message availableQuantity capRemaining
     fulfillable released channel region
     deliveryEstimate { earliest latest reason }
-    paymentTerms { kind depositPercent depositAmountMinor }
+    paymentTerms { kind depositPercent depositAmount { amountMinor currency } }
     split { state quantity }
-    userErrors { field code message }
 """
 
 POOL_FIELDS = "sku kind channel capacity committed available incoming"
 
-TERMS = "paymentTerms { kind depositPercent depositAmountMinor }"
+TERMS = "paymentTerms { kind depositPercent depositAmount { amountMinor currency } }"
 
 PRODUCT_FIELDS = f"""
-    id sku name family description options tags priceMinor currency releaseDate safetyStock
+    id sku name family description options tags price {{ amountMinor currency }} releaseDate
+    safetyStock
     onHand
     preorder {{ enabled releaseDate cap committed message {TERMS} }}
     backorder {{ allowed cap committed message {TERMS} }}
@@ -62,6 +62,11 @@ def pinned_clock(server: LiveServer) -> Iterator[None]:
     server.clock.set_today(TODAY)
     yield
     server.clock.set_today(TODAY)
+
+
+def eur(amount_minor: int) -> dict[str, Any]:
+    """A MoneyInput (and the Money answered) in EUR, the default currency of a product."""
+    return {"amountMinor": amount_minor, "currency": "EUR"}
 
 
 def new_sku(prefix: str = "CI") -> str:
@@ -169,6 +174,23 @@ async def allow_backorder(
     await ok(server, "configureBackorder", data)
 
 
+async def availability_response(
+    server: LiveServer,
+    sku: str,
+    quantity: int = 1,
+    channel: str | None = None,
+    region: str | None = None,
+) -> Any:
+    """The whole PDP response: a bad argument is the field's error (``.errors``)."""
+    return await server.gql(
+        "query PDP($sku: String!, $q: Int!, $channel: String, $region: String) { "
+        "productAvailability(sku: $sku, quantity: $q, channel: $channel, region: $region) { "
+        f"{AVAILABILITY_FIELDS} }} }}",
+        {"sku": sku, "q": quantity, "channel": channel, "region": region},
+        anonymous=True,
+    )
+
+
 async def availability(
     server: LiveServer,
     sku: str,
@@ -176,13 +198,7 @@ async def availability(
     channel: str | None = None,
     region: str | None = None,
 ) -> dict[str, Any]:
-    result = await server.gql(
-        "query PDP($sku: String!, $q: Int!, $channel: String, $region: String) { "
-        "productAvailability(sku: $sku, quantity: $q, channel: $channel, region: $region) { "
-        f"{AVAILABILITY_FIELDS} }} }}",
-        {"sku": sku, "q": quantity, "channel": channel, "region": region},
-        anonymous=True,
-    )
+    result = await availability_response(server, sku, quantity, channel, region)
     answer: dict[str, Any] = result.data["productAvailability"]
     return answer
 
@@ -279,7 +295,8 @@ async def world(server: LiveServer, sku: str) -> dict[str, Any]:
     )
     return {
         "api": await product(server, sku),
-        "availability": await availability(server, sku, 1),
+        # the whole response: for a SKU that does not exist, its NOT_FOUND error
+        "availability": (await availability_response(server, sku, 1)).body,
         "counts": dict(counts[0]),
         "pools": [dict(r) for r in raw_pools],
         "product": [dict(r) for r in raw_product],
@@ -323,9 +340,8 @@ async def test_a_released_product_with_stock_is_in_stock_with_add_to_cart(
         "region": "EU",
         # today + 1 handling day + EU transit 2-4 days
         "deliveryEstimate": {"earliest": days(3), "latest": days(5), "reason": None},
-        "paymentTerms": {"kind": "FULL", "depositPercent": None, "depositAmountMinor": None},
+        "paymentTerms": {"kind": "FULL", "depositPercent": None, "depositAmount": None},
         "split": [{"state": "IN_STOCK", "quantity": 3}],
-        "userErrors": [],
     }
 
 
@@ -397,9 +413,8 @@ async def test_an_unreleased_preorder_renders_its_message_and_ships_from_the_rel
             "latest": days(5, LAUNCH),
             "reason": "No supply is booked yet; the window follows the launch date.",
         },
-        "paymentTerms": {"kind": "DEPOSIT", "depositPercent": 20.0, "depositAmountMinor": None},
+        "paymentTerms": {"kind": "DEPOSIT", "depositPercent": 20.0, "depositAmount": None},
         "split": [{"state": "PRE_ORDER", "quantity": 2}],
-        "userErrors": [],
     }
 
 
@@ -427,12 +442,12 @@ async def test_an_uncapped_preorder_has_no_cap_and_unlimited_quantity(server: Li
 
 
 async def test_preorder_deposit_may_be_a_fixed_amount(server: LiveServer) -> None:
-    sku = await preorder_product(server, payment={"kind": "DEPOSIT", "depositAmountMinor": 5000})
+    sku = await preorder_product(server, payment={"kind": "DEPOSIT", "depositAmount": eur(5000)})
     answer = await availability(server, sku)
     assert answer["paymentTerms"] == {
         "kind": "DEPOSIT",
         "depositPercent": None,
-        "depositAmountMinor": 5000,
+        "depositAmount": eur(5000),
     }
 
 
@@ -594,9 +609,8 @@ async def test_a_request_larger_than_stock_splits_into_in_stock_and_backorder(
             "latest": None,
             "reason": "No inbound supply is scheduled for this product yet.",
         },
-        "paymentTerms": {"kind": "DEPOSIT", "depositPercent": 30.0, "depositAmountMinor": None},
+        "paymentTerms": {"kind": "DEPOSIT", "depositPercent": 30.0, "depositAmount": None},
         "split": [{"state": "IN_STOCK", "quantity": 2}, {"state": "BACKORDER", "quantity": 3}],
-        "userErrors": [],
     }
 
 
@@ -650,7 +664,6 @@ async def test_a_released_product_without_stock_or_backorder_is_sold_out(
         "deliveryEstimate": {"earliest": None, "latest": None, "reason": "Sold out."},
         "paymentTerms": None,
         "split": [],
-        "userErrors": [],
     }
 
 
@@ -889,21 +902,21 @@ async def test_a_hold_can_grow_into_the_free_shared_stock(server: LiveServer) ->
         "unknown channel",
     ],
 )
-async def test_product_availability_rejects_bad_input_with_user_errors(
+async def test_product_availability_rejects_bad_input_with_a_field_error(
     server: LiveServer, args: dict[str, Any], code: str, field: list[str]
 ) -> None:
     sku = await released_product(server, stock=5)
     call = {"sku": sku, **args}
-    answer = await availability(
+    result = await availability_response(
         server, call["sku"], call["quantity"], call.get("channel"), call.get("region")
     )
-    assert [(e["code"], e["field"]) for e in answer["userErrors"]] == [(code, field)]
-    assert answer["userErrors"][0]["message"]
-    assert answer["state"] == "SOLD_OUT"
-    assert answer["fulfillable"] is False
-    assert answer["split"] == []
-    assert answer["paymentTerms"] is None
-    assert answer["sku"] == call["sku"]
+    # no answer to a bad request: the field is null and the error says which argument
+    assert result.body["data"] == {"productAvailability": None}
+    assert [(e["extensions"]["code"], e["extensions"]["field"]) for e in result.errors] == [
+        (code, field)
+    ]
+    assert result.errors[0]["message"]
+    assert result.errors[0]["path"] == ["productAvailability"]
 
 
 async def test_product_availability_on_a_product_rejects_an_unknown_channel(
@@ -911,15 +924,16 @@ async def test_product_availability_on_a_product_rejects_an_unknown_channel(
 ) -> None:
     sku = await released_product(server, stock=5)
     result = await server.gql(
-        'query($sku: String!) { product(sku: $sku) { availability(channel: "nope") '
-        "{ state userErrors { field code } } } }",
+        'query($sku: String!) { product(sku: $sku) { availability(channel: "nope") { state } } }',
         {"sku": sku},
         anonymous=True,
     )
-    assert result.data["product"]["availability"] == {
-        "state": "SOLD_OUT",
-        "userErrors": [{"field": ["channel"], "code": "UNKNOWN_CHANNEL"}],
-    }
+    # the product is still answered; only its availability is null, with the field's error
+    assert result.body["data"] == {"product": {"availability": None}}
+    assert [(e["extensions"]["code"], e["extensions"]["field"]) for e in result.errors] == [
+        ("UNKNOWN_CHANNEL", ["channel"])
+    ]
+    assert result.errors[0]["path"] == ["product", "availability"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -940,8 +954,7 @@ async def test_product_returns_the_whole_product_with_availability_and_pools(
             "description": "Everything set",
             "tags": ["summer", " sale ", "summer"],
             "options": {"size": "M", "colour": "black"},
-            "priceMinor": 2599,
-            "currency": "usd",
+            "price": {"amountMinor": 2599, "currency": "USD"},
             "releaseDate": (TODAY - timedelta(days=3)).isoformat(),
             "safetyStock": 1,
         },
@@ -964,8 +977,7 @@ async def test_product_returns_the_whole_product_with_availability_and_pools(
     assert found["description"] == "Everything set"
     assert found["tags"] == ["sale", "summer"]
     assert found["options"] == {"size": "M", "colour": "black"}
-    assert found["priceMinor"] == 2599
-    assert found["currency"] == "USD"
+    assert found["price"] == {"amountMinor": 2599, "currency": "USD"}
     assert found["releaseDate"] == (TODAY - timedelta(days=3)).isoformat()
     assert found["safetyStock"] == 1
     assert found["onHand"] == 6
@@ -1267,12 +1279,11 @@ async def test_create_product_answers_with_empty_pools_and_audits_the_creation(
     created = await ok(
         server,
         "createProduct",
-        {"sku": sku, "name": "Brand new", "priceMinor": 1999, "tags": ["b", "a"]},
+        {"sku": sku, "name": "Brand new", "price": eur(1999), "tags": ["b", "a"]},
     )
     assert created["sku"] == sku
     assert created["name"] == "Brand new"
-    assert created["priceMinor"] == 1999
-    assert created["currency"] == "EUR"
+    assert created["price"] == {"amountMinor": 1999, "currency": "EUR"}
     assert created["tags"] == ["a", "b"]
     assert created["options"] == {}
     assert created["onHand"] == 0
@@ -1284,14 +1295,14 @@ async def test_create_product_answers_with_empty_pools_and_audits_the_creation(
         "cap": None,
         "committed": 0,
         "message": None,
-        "paymentTerms": {"kind": "FULL", "depositPercent": None, "depositAmountMinor": None},
+        "paymentTerms": {"kind": "FULL", "depositPercent": None, "depositAmount": None},
     }
     assert created["backorder"] == {
         "allowed": False,
         "cap": None,
         "committed": 0,
         "message": None,
-        "paymentTerms": {"kind": "FULL", "depositPercent": None, "depositAmountMinor": None},
+        "paymentTerms": {"kind": "FULL", "depositPercent": None, "depositAmount": None},
     }
     assert [(p["kind"], p["capacity"], p["committed"]) for p in created["pools"]] == [
         ("READY", 0, 0),
@@ -1306,6 +1317,9 @@ async def test_create_product_answers_with_empty_pools_and_audits_the_creation(
     assert event["after"]["sku"] == sku
     assert event["after"]["price_minor"] == 1999
     assert await product(server, sku) == created
+    # without a price: 0 in the default currency, EUR
+    unpriced = await ok(server, "createProduct", {"sku": new_sku("NEW"), "name": "Unpriced"})
+    assert unpriced["price"] == {"amountMinor": 0, "currency": "EUR"}
 
 
 async def test_create_product_refuses_a_duplicate_sku_and_changes_nothing(
@@ -1325,12 +1339,10 @@ async def test_create_product_refuses_a_duplicate_sku_and_changes_nothing(
     ("data", "code"),
     [
         ({"name": "   "}, "INVALID"),
-        ({"priceMinor": -1}, "INVALID"),
-        ({"currency": "EURO"}, "INVALID"),
-        ({"currency": "E1R"}, "INVALID"),
+        ({"price": eur(-1)}, "INVALID"),
         ({"safetyStock": -1}, "INVALID_QUANTITY"),
     ],
-    ids=["blank name", "negative price", "long currency", "non-alpha currency", "negative safety"],
+    ids=["blank name", "negative price", "negative safety"],
 )
 async def test_create_product_refuses_invalid_fields_and_creates_nothing(
     server: LiveServer, data: dict[str, Any], code: str
@@ -1339,6 +1351,26 @@ async def test_create_product_refuses_invalid_fields_and_creates_nothing(
     before = await world(server, sku)
     errors = await rejected(server, "createProduct", {"sku": sku, "name": "Fine", **data})
     assert codes(errors) == [code]
+    assert await world(server, sku) == before
+    assert before["api"] is None
+
+
+@pytest.mark.parametrize("currency", ["EURO", "E1R"], ids=["long currency", "non-alpha currency"])
+async def test_create_product_refuses_an_invalid_currency_and_creates_nothing(
+    server: LiveServer, currency: str
+) -> None:
+    # the currency is a CurrencyCode enum: a code that is not one fails validation
+    sku = new_sku("BAD")
+    before = await world(server, sku)
+    result = await mutate(
+        server,
+        "createProduct",
+        {"sku": sku, "name": "Fine", "price": {"amountMinor": 100, "currency": currency}},
+    )
+    assert result.body["data"] is None
+    (error,) = result.errors
+    assert "at .price.currency:" in error["message"]
+    assert f"Value '{currency}' does not exist in 'CurrencyCode' enum" in error["message"]
     assert await world(server, sku) == before
     assert before["api"] is None
 
@@ -1362,13 +1394,12 @@ async def test_create_product_user_errors_point_at_the_input_field(server: LiveS
     several = await rejected(
         server,
         "createProduct",
-        {"sku": " ", "name": " ", "priceMinor": -1, "currency": "EURO"},
+        {"sku": " ", "name": " ", "price": eur(-1)},
     )
     assert [e["field"] for e in several] == [
         ["input", "sku"],
         ["input", "name"],
-        ["input", "priceMinor"],
-        ["input", "currency"],
+        ["input", "price", "amountMinor"],
     ]
 
 
@@ -1464,7 +1495,7 @@ async def test_configure_preorder_sets_the_policy_and_audits_before_and_after(
         "cap": 40,
         "committed": 0,
         "message": "Ships from {date}",
-        "paymentTerms": {"kind": "DEPOSIT", "depositPercent": 25.0, "depositAmountMinor": None},
+        "paymentTerms": {"kind": "DEPOSIT", "depositPercent": 25.0, "depositAmount": None},
     }
     assert pool(configured["pools"], "PRE_ORDER")["capacity"] == 40
     assert await product(server, sku) == configured
@@ -1517,7 +1548,7 @@ async def test_configure_backorder_sets_the_policy_and_audits_it(server: LiveSer
         "cap": 12,
         "committed": 0,
         "message": "Ships in 3 weeks",
-        "paymentTerms": {"kind": "AUTHORIZE", "depositPercent": None, "depositAmountMinor": None},
+        "paymentTerms": {"kind": "AUTHORIZE", "depositPercent": None, "depositAmount": None},
     }
     assert pool(configured["pools"], "BACKORDER")["capacity"] == 12
     answer = await availability(server, sku, 2)
@@ -1568,12 +1599,12 @@ async def test_a_cap_below_the_committed_units_is_refused_and_nothing_changes(
     "terms",
     [
         {"kind": "DEPOSIT"},
-        {"kind": "DEPOSIT", "depositPercent": 10, "depositAmountMinor": 500},
+        {"kind": "DEPOSIT", "depositPercent": 10, "depositAmount": eur(500)},
         {"kind": "DEPOSIT", "depositPercent": 0},
         {"kind": "DEPOSIT", "depositPercent": 100},
-        {"kind": "DEPOSIT", "depositAmountMinor": 0},
+        {"kind": "DEPOSIT", "depositAmount": eur(0)},
         {"kind": "FULL", "depositPercent": 10},
-        {"kind": "AUTHORIZE", "depositAmountMinor": 500},
+        {"kind": "AUTHORIZE", "depositAmount": eur(500)},
     ],
     ids=[
         "deposit without amount",
@@ -1615,13 +1646,15 @@ async def test_invalid_payment_terms_errors_point_at_the_payment_terms_field(
     errors = await rejected(
         server,
         name,
-        {"sku": sku, flag: True, "paymentTerms": {"kind": "DEPOSIT", "depositAmountMinor": 0}},
+        {"sku": sku, flag: True, "paymentTerms": {"kind": "DEPOSIT", "depositAmount": eur(0)}},
     )
-    assert [e["field"] for e in errors] == [["input", "paymentTerms", "depositAmountMinor"]]
+    assert [e["field"] for e in errors] == [
+        ["input", "paymentTerms", "depositAmount", "amountMinor"]
+    ]
     errors = await rejected(
         server,
         name,
-        {"sku": sku, flag: True, "paymentTerms": {"kind": "FULL", "depositAmountMinor": 500}},
+        {"sku": sku, flag: True, "paymentTerms": {"kind": "FULL", "depositAmount": eur(500)}},
     )
     assert [e["field"] for e in errors] == [["input", "paymentTerms"]]
 

@@ -27,7 +27,7 @@ from app.storage import orders as store
 from app.web.documents import TRUSTED_DIR, sha256
 from graphql_schema.compiled import CompiledPlaceOrder
 from graphql_schema.compiled import place_order as compiled_place_order
-from graphql_schema.orders import mutations as order_mutations
+from graphql_schema.orders.mutations import order_place
 from tests.support import LiveServer
 
 PLACE = (TRUSTED_DIR / "place_order.graphql").read_text(encoding="utf-8")
@@ -39,30 +39,36 @@ SIDES = ("EQF", "EQS")  # compiled, executor
 
 def _setup(prefix: str) -> list[str]:
     return [
-        f'createProduct(input: {{sku: "{prefix}-READY", name: "Ready", priceMinor: 1500}}) '
+        f'createProduct(input: {{sku: "{prefix}-READY", name: "Ready", '
+        "price: {amountMinor: 1500, currency: EUR}}) "
         "{ userErrors { code } }",
         f'setStock(input: {{sku: "{prefix}-READY", location: "main", quantity: 200}}) '
         "{ userErrors { code } }",
         f'allocateChannelPool(input: {{sku: "{prefix}-READY", channel: "marketplace", '
         "quantity: 6}) { userErrors { code } }",
-        f'createProduct(input: {{sku: "{prefix}-PRE", name: "Pre", priceMinor: 9900}}) '
+        f'createProduct(input: {{sku: "{prefix}-PRE", name: "Pre", '
+        "price: {amountMinor: 9900, currency: EUR}}) "
         "{ userErrors { code } }",
         f'configurePreorder(input: {{sku: "{prefix}-PRE", enabled: true, '
         'releaseDate: "2031-07-01", cap: 40, paymentTerms: {kind: DEPOSIT, depositPercent: 25}}) '
         "{ userErrors { code } }",
-        f'createProduct(input: {{sku: "{prefix}-LTD", name: "Limited", priceMinor: 5000, '
+        f'createProduct(input: {{sku: "{prefix}-LTD", name: "Limited", '
+        "price: {amountMinor: 5000, currency: EUR}, "
         'tags: ["LIMITED_RUN"]}) { userErrors { code } }',
         f'configurePreorder(input: {{sku: "{prefix}-LTD", enabled: true, '
         'releaseDate: "2031-08-01", cap: 3, paymentTerms: {kind: AUTHORIZE}}) '
         "{ userErrors { code } }",
-        f'createProduct(input: {{sku: "{prefix}-BACK", name: "Back", priceMinor: 2500}}) '
+        f'createProduct(input: {{sku: "{prefix}-BACK", name: "Back", '
+        "price: {amountMinor: 2500, currency: EUR}}) "
         "{ userErrors { code } }",
         f'setStock(input: {{sku: "{prefix}-BACK", location: "main", quantity: 2}}) '
         "{ userErrors { code } }",
         f'configureBackorder(input: {{sku: "{prefix}-BACK", allowed: true, cap: 120, '
-        "paymentTerms: {kind: DEPOSIT, depositAmountMinor: 500}}) { userErrors { code } }",
+        "paymentTerms: {kind: DEPOSIT, depositAmount: {amountMinor: 500, currency: EUR}}}) "
+        "{ userErrors { code } }",
         f'createProduct(input: {{sku: "{prefix}-GONE", name: "Gone"}}) {{ userErrors {{ code }} }}',
-        f'createProduct(input: {{sku: "{prefix}-USD", name: "Dollars", currency: "USD"}}) '
+        f'createProduct(input: {{sku: "{prefix}-USD", name: "Dollars", '
+        "price: {amountMinor: 0, currency: USD}}) "
         "{ userErrors { code } }",
         f'setStock(input: {{sku: "{prefix}-USD", location: "main", quantity: 50}}) '
         "{ userErrors { code } }",
@@ -407,7 +413,7 @@ async def test_an_exception_after_the_compiled_path_started_is_answered_by_the_e
         raise RuntimeError("database on fire")
 
     monkeypatch.setattr(compiled_place_order, "place_order", broken)
-    monkeypatch.setattr(order_mutations, "place_order", broken)
+    monkeypatch.setattr(order_place, "place_order", broken)
     variables = {"input": _input([{"sku": "EQF-READY", "quantity": 1}])}
     parsed = (await _compare(catalog, variables, catalog.ops_key))[0]
     assert parsed["data"] is None

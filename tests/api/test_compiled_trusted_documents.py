@@ -13,7 +13,9 @@ from tests.support import LiveServer
 
 PDP = (TRUSTED_DIR / "pdp.graphql").read_text(encoding="utf-8")
 # The same document with one more comment line is not a trusted text: the normal executor runs.
-PDP_UNCOMPILED = "# not trusted\n" + PDP
+# The line goes at the end, so that the errors' locations (bad arguments are top-level errors)
+# are the same lines in both texts.
+PDP_UNCOMPILED = PDP + "# not trusted\n"
 
 SETUP = [
     ('createProduct(input: {sku: "EQ-READY", name: "Ready"}) { userErrors { code } }'),
@@ -34,7 +36,8 @@ SETUP = [
     ('setStock(input: {sku: "EQ-BACK", location: "main", quantity: 1}) { userErrors { code } }'),
     (
         'configureBackorder(input: {sku: "EQ-BACK", allowed: true, cap: 5, paymentTerms: '
-        "{kind: DEPOSIT, depositAmountMinor: 500}}) { userErrors { code } }"
+        "{kind: DEPOSIT, depositAmount: {amountMinor: 500, currency: EUR}}}) "
+        "{ userErrors { code } }"
     ),
     ('createProduct(input: {sku: "EQ-GONE", name: "Gone"}) { userErrors { code } }'),
 ]

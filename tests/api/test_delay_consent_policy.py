@@ -49,7 +49,7 @@ async def test_the_no_answer_policy_leaves_lines_cancelled_meanwhile_alone(
     found = await read(server, order)
     assert line(found)["status"] == "CANCELLED"
     assert line(found)["delayConsent"] != "DEFAULT_ACCEPTED"
-    assert events(found, "line.delay_accepted") == []
+    assert events(found, "LINE_DELAY_ACCEPTED") == []
 
 
 async def test_the_cancel_on_no_answer_policy_does_not_cancel_a_line_whose_delay_is_gone_again(

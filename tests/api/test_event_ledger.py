@@ -30,7 +30,8 @@ async def test_catalog_stock_supply_and_order_changes_each_write_an_event(
     start = await _last_id(server)
     created = await server.gql(
         """mutation {
-          a: createProduct(input: {sku: "EL-1", name: "x", priceMinor: 100}) { userErrors { code } }
+          a: createProduct(input: {sku: "EL-1", name: "x", price: {amountMinor: 100, currency: EUR}})
+             { userErrors { code } }
           b: adjustStock(input: {sku: "EL-1", location: "main", delta: 3, reason: RECEIPT})
              { userErrors { code } }
           c: configureBackorder(input: {sku: "EL-1", allowed: true}) { userErrors { code } }

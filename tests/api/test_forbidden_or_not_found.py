@@ -24,7 +24,7 @@ async def _order(server: LiveServer, channel: str) -> dict[str, Any]:
     sku = f"FNF-{channel}"
     await server.gql(
         """mutation($sku: String!) {
-             createProduct(input: {sku: $sku, name: "x", priceMinor: 100}) { userErrors { code } }
+             createProduct(input: {sku: $sku, name: "x", price: {amountMinor: 100, currency: EUR}}) { userErrors { code } }
              setStock(input: {sku: $sku, location: "main", quantity: 50}) { userErrors { code } }
            }""",
         {"sku": sku},

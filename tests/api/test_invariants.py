@@ -49,7 +49,9 @@ async def admin(server: LiveServer, *mutations: str) -> None:
 
 async def product(server: LiveServer, sku: str, *mutations: str, price: int = 1000) -> None:
     await admin(
-        server, f'createProduct(input: {{sku: "{sku}", name: "{sku}", priceMinor: {price}}})'
+        server,
+        f'createProduct(input: {{sku: "{sku}", name: "{sku}", '
+        f"price: {{amountMinor: {price}, currency: EUR}}}})",
     )
     if mutations:
         await admin(server, *mutations)

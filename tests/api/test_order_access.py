@@ -18,7 +18,7 @@ async def test_anonymous_order_by_number_does_not_reveal_whether_the_order_exist
 ) -> None:
     created = await server.gql(
         """mutation {
-          a: createProduct(input: {sku: "RV-ANON", name: "x", priceMinor: 100})
+          a: createProduct(input: {sku: "RV-ANON", name: "x", price: {amountMinor: 100, currency: EUR}})
             { userErrors { code } }
           b: setStock(input: {sku: "RV-ANON", location: "main", quantity: 5})
             { userErrors { code } }

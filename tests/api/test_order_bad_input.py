@@ -26,7 +26,7 @@ mutation($id: ID!, $reason: String) { cancelOrder(input: {id: $id, reason: $reas
 async def _product(server: LiveServer, sku: str) -> None:
     result = await server.gql(
         f"""mutation {{
-          a: createProduct(input: {{sku: "{sku}", name: "{sku}", priceMinor: 1000}})
+          a: createProduct(input: {{sku: "{sku}", name: "{sku}", price: {{amountMinor: 1000, currency: EUR}}}})
             {{ userErrors {{ code }} }}
           b: setStock(input: {{sku: "{sku}", location: "main", quantity: 50}})
             {{ userErrors {{ code }} }}

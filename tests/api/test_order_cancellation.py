@@ -34,7 +34,7 @@ async def test_cancelling_an_order_refunds_captures_and_voids_authorizations_lin
         server,
         "PM-REF-P",
         'configurePreorder(input: {sku: "PM-REF-P", enabled: true, releaseDate: "2099-05-01", '
-        "paymentTerms: {kind: DEPOSIT, depositAmountMinor: 250}})",
+        "paymentTerms: {kind: DEPOSIT, depositAmount: {amountMinor: 250, currency: EUR}}})",
         price=2000,
     )
     await product(
@@ -150,7 +150,7 @@ async def test_cancelling_one_line_reverses_only_that_line_s_payments(server: Li
     assert [(g["number"], g["states"]) for g in after["shipmentGroups"]] == [(1, ["READY"])]
     assert (await committed(server, "PM-ONE-R"))["READY"] == 2
     assert (await committed(server, "PM-ONE-P"))["PRE_ORDER"] == 0
-    assert [e["action"] for e in after["events"]][-1] == "line.cancelled"
+    assert [e["kind"] for e in after["events"]][-1] == "LINE_CANCELLED"
 
 
 # ---------------------------------------------------------------- units returned

@@ -96,9 +96,9 @@ async def test_a_mixed_order_gets_sub_lines_and_shipment_groups_numbered_ready_p
         for g in order["shipmentGroups"]
     ]
     assert groups == [
-        (1, ["READY"], "now", [("PM-MIX-S", 1), ("PM-MIX-R", 2)]),
-        (2, ["PRE_ORDER"], "at release", [("PM-MIX-P", 2)]),
-        (3, ["BACKORDER"], "when back in stock", [("PM-MIX-B", 1), ("PM-MIX-S", 2)]),
+        (1, ["READY"], "NOW", [("PM-MIX-S", 1), ("PM-MIX-R", 2)]),
+        (2, ["PRE_ORDER"], "AT_RELEASE", [("PM-MIX-P", 2)]),
+        (3, ["BACKORDER"], "WHEN_BACK_IN_STOCK", [("PM-MIX-B", 1), ("PM-MIX-S", 2)]),
     ]
     assert order["total"] == {"amountMinor": 2000 + 6000 + 500 + 1000 + 2000, "currency": "EUR"}
     assert order["tags"] == ["BACKORDER", "PREORDER"]
@@ -135,13 +135,13 @@ async def test_a_mixed_order_gets_sub_lines_and_shipment_groups_numbered_ready_p
     assert (await committed(server, "PM-MIX-B"))["BACKORDER"] == 1
     split = await committed(server, "PM-MIX-S")
     assert (split["READY"], split["BACKORDER"]) == (1, 2)
-    assert [e["action"] for e in order["events"]] == [
-        "order.placed",
-        "line.queued",
-        "line.queued",
-        "line.reserved",
-        "line.queued",
-        "line.reserved",
+    assert [e["kind"] for e in order["events"]] == [
+        "ORDER_PLACED",
+        "LINE_QUEUED",
+        "LINE_QUEUED",
+        "LINE_RESERVED",
+        "LINE_QUEUED",
+        "LINE_RESERVED",
     ]
 
 
@@ -198,7 +198,7 @@ async def test_ship_together_keeps_ready_preorder_and_backorder_lines_in_one_gro
     (group,) = order["shipmentGroups"]
     assert group["number"] == 1
     assert group["states"] == ["READY", "PRE_ORDER", "BACKORDER"]
-    assert group["shipsWhen"] == "together, when complete"
+    assert group["shipsWhen"] == "TOGETHER_WHEN_COMPLETE"
     assert len(group["lines"]) == 3
 
 
@@ -268,7 +268,7 @@ async def test_a_preorder_beyond_its_cap_overflows_to_backorder_on_backorder_ter
     pre, back = order["lines"]
     assert entries(order) == [("CAPTURE", 1000, pre["id"]), ("AUTHORIZE", 3000, back["id"])]
     assert order["tags"] == ["BACKORDER", "PREORDER"]
-    assert [g["shipsWhen"] for g in order["shipmentGroups"]] == ["at release", "when back in stock"]
+    assert [g["shipsWhen"] for g in order["shipmentGroups"]] == ["AT_RELEASE", "WHEN_BACK_IN_STOCK"]
     refused = await place(server, [{"sku": "PM-OVER", "quantity": 1, "acceptBackorder": False}])
     assert [(e["code"], e["field"]) for e in refused["userErrors"]] == [
         ("BACKORDER_NOT_ACCEPTED", ["input", "lines", "0", "quantity"])
@@ -294,7 +294,7 @@ async def test_stock_before_the_launch_date_is_sold_as_preorder_and_as_ready_fro
     server.clock.advance(days=1)
     # Launch day: nothing is sold as READY until the release job has served the pre-orders.
     released = await server.gql(
-        "mutation { runScheduledJob(job: RELEASE_PREORDERS) { ran result } }",
+        "mutation { runScheduledJob(input: {job: RELEASE_PREORDERS}) { ran result } }",
         key=await server.key_with("ops"),
     )
     assert released.data["runScheduledJob"] == {"ran": True, "result": ["PM-LAUNCH"]}

@@ -25,8 +25,8 @@ TERMS_CASES = [
     ("full", "{kind: FULL}", 2500, 2, [("CAPTURE", 5000)], 5000, 0, 0),
     ("deposit-percent", "{kind: DEPOSIT, depositPercent: 12.5}", 1000, 3, [("CAPTURE", 375)], 375, 0, 2625),
     ("deposit-percent-half-up", "{kind: DEPOSIT, depositPercent: 50}", 1001, 1, [("CAPTURE", 501)], 501, 0, 500),
-    ("deposit-per-unit", "{kind: DEPOSIT, depositAmountMinor: 400}", 1000, 3, [("CAPTURE", 1200)], 1200, 0, 1800),
-    ("deposit-capped", "{kind: DEPOSIT, depositAmountMinor: 1500}", 1000, 2, [("CAPTURE", 2000)], 2000, 0, 0),
+    ("deposit-per-unit", "{kind: DEPOSIT, depositAmount: {amountMinor: 400, currency: EUR}}", 1000, 3, [("CAPTURE", 1200)], 1200, 0, 1800),
+    ("deposit-capped", "{kind: DEPOSIT, depositAmount: {amountMinor: 1500, currency: EUR}}", 1000, 2, [("CAPTURE", 2000)], 2000, 0, 0),
     ("authorize", "{kind: AUTHORIZE}", 1000, 3, [("AUTHORIZE", 3000)], 0, 3000, 3000),
 ]  # fmt: skip
 
@@ -61,7 +61,7 @@ async def test_a_waiting_line_pays_at_placement_by_its_product_s_terms(
     assert line["state"] == state
     assert line["paymentTerms"] == terms.split(",")[0].removeprefix("{kind: ").rstrip("}")
     assert [(p["kind"], p["amount"]["amountMinor"]) for p in order["payments"]] == expected
-    assert order["payments"][0]["lineId"] == line["id"]
+    assert order["payments"][0]["line"] == {"id": line["id"]}
     line_summary = amounts(line["paymentSummary"])
     assert line_summary == {
         "captured": captured,
@@ -112,7 +112,7 @@ async def test_an_order_in_another_currency_is_totalled_and_paid_in_it(server: L
         "PM-USD",
         'setStock(input: {sku: "PM-USD", location: "main", quantity: 5})',
         price=1999,
-        create=', currency: "USD"',
+        currency="USD",
     )
     order = await placed(server, [{"sku": "PM-USD", "quantity": 2}], channel="pos")
     assert order["total"] == {"amountMinor": 3998, "currency": "USD"}

@@ -25,7 +25,7 @@ mutation Place($input: PlaceOrderInput!) {
       payments { kind amount { amountMinor } gateway }
       paymentSummary { captured { amountMinor } authorized { amountMinor }
                        refunded { amountMinor } voided { amountMinor } }
-      events { action actor }
+      events { kind actor }
     }
     userErrors { field code message }
   }
@@ -60,7 +60,8 @@ async def place(
 async def product(server: LiveServer, sku: str, *mutations: str, price: int = 1000) -> None:
     body = " ".join(
         [
-            f'a: createProduct(input: {{sku: "{sku}", name: "{sku}", priceMinor: {price}}}) {{ userErrors {{ code }} }}'
+            f'a: createProduct(input: {{sku: "{sku}", name: "{sku}", '
+            f"price: {{amountMinor: {price}, currency: EUR}}}}) {{ userErrors {{ code }} }}"
         ]
         + [f"m{i}: {m} {{ userErrors {{ code message }} }}" for i, m in enumerate(mutations)]
     )
@@ -93,13 +94,13 @@ async def test_a_ready_order_commits_stock_and_captures_in_full(server: LiveServ
         {
             "number": 1,
             "states": ["READY"],
-            "shipsWhen": "now",
+            "shipsWhen": "NOW",
             "lines": [{"sku": "PL-READY", "quantity": 2}],
         }
     ]
     assert payload["orderToken"]
     assert (await pools(server, "PL-READY"))["READY"]["committed"] == 2
-    assert [e["action"] for e in order["events"]] == ["order.placed", "line.reserved"]
+    assert [e["kind"] for e in order["events"]] == ["ORDER_PLACED", "LINE_RESERVED"]
 
 
 async def test_a_line_larger_than_stock_splits_into_ready_and_backorder_sub_lines(
@@ -116,7 +117,7 @@ async def test_a_line_larger_than_stock_splits_into_ready_and_backorder_sub_line
     assert parts == [(1, "READY", 2, "RESERVED"), (2, "BACKORDER", 3, "WAITING")]
     assert order["lines"][1]["queuePosition"] >= 1
     assert "BACKORDER" in order["tags"]
-    assert [g["shipsWhen"] for g in order["shipmentGroups"]] == ["now", "when back in stock"]
+    assert [g["shipsWhen"] for g in order["shipmentGroups"]] == ["NOW", "WHEN_BACK_IN_STOCK"]
     p = await pools(server, "PL-SPLIT")
     assert (p["READY"]["committed"], p["BACKORDER"]["committed"]) == (2, 3)
 
@@ -129,7 +130,7 @@ async def test_ship_together_puts_every_line_in_one_group(server: LiveServer) ->
         'configureBackorder(input: {sku: "PL-TOG", allowed: true})',
     )
     order = (await place(server, [{"sku": "PL-TOG", "quantity": 3}], shipTogether=True))["order"]
-    assert [g["shipsWhen"] for g in order["shipmentGroups"]] == ["together, when complete"]
+    assert [g["shipsWhen"] for g in order["shipmentGroups"]] == ["TOGETHER_WHEN_COMPLETE"]
 
 
 async def test_a_refused_backorder_changes_nothing(server: LiveServer) -> None:

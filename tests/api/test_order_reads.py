@@ -14,6 +14,7 @@ from tests.api.placement_helpers import (
     assert_ledgers_agree,
     cancel_line,
     cancel_order,
+    line_id,
     list_orders,
     numbers,
     place,
@@ -171,20 +172,25 @@ async def test_the_event_trail_records_placement_queueing_and_cancellation_with_
     order = (await place(server, [{"sku": "PM-EVT", "quantity": 3}], api_key=storefront))["order"]
     ready, back = order["lines"]
     events = order["events"]
-    assert [(e["action"], e["lineId"]) for e in events] == [
-        ("order.placed", None),
-        ("line.reserved", ready["id"]),
-        ("line.queued", back["id"]),
+    assert [(e["kind"], line_id(e)) for e in events] == [
+        ("ORDER_PLACED", None),
+        ("LINE_RESERVED", ready["id"]),
+        ("LINE_QUEUED", back["id"]),
     ]
     assert all(re.fullmatch(r"key:[0-9a-f]+:storefront", e["actor"]) for e in events)
-    assert events[0]["after"] == {
+    assert events[0]["payload"] == {
         "number": order["number"],
         "channel": "webstore",
         "tags": ["BACKORDER"],
         "totalMinor": 3000,
     }
-    assert events[1]["after"] == {"sku": "PM-EVT", "quantity": 1, "state": "READY", "pool": "READY"}
-    assert events[2]["after"] == {
+    assert events[1]["payload"] == {
+        "sku": "PM-EVT",
+        "quantity": 1,
+        "state": "READY",
+        "pool": "READY",
+    }
+    assert events[2]["payload"] == {
         "sku": "PM-EVT",
         "quantity": 2,
         "state": "BACKORDER",
@@ -193,20 +199,20 @@ async def test_the_event_trail_records_placement_queueing_and_cancellation_with_
 
     after_line = (await cancel_line(server, order["id"], back["id"], "no longer needed"))["order"]
     cancelled = after_line["events"][3:]
-    assert [(e["action"], e["lineId"]) for e in cancelled] == [("line.cancelled", back["id"])]
+    assert [(e["kind"], line_id(e)) for e in cancelled] == [("LINE_CANCELLED", back["id"])]
     assert re.fullmatch(r"key:[0-9a-f]+:tests-ops", cancelled[0]["actor"])
     assert cancelled[0]["before"] == {"status": "WAITING", "quantity": 2, "pool": "BACKORDER"}
-    assert cancelled[0]["after"] == {"status": "CANCELLED", "reason": "no longer needed"}
+    assert cancelled[0]["payload"] == {"status": "CANCELLED", "reason": "no longer needed"}
 
     whole = (await cancel_order(server, order["id"], "gone"))["order"]
     last = whole["events"][4:]
-    assert [(e["action"], e["lineId"]) for e in last] == [
-        ("line.cancelled", ready["id"]),
-        ("order.cancelled", None),
+    assert [(e["kind"], line_id(e)) for e in last] == [
+        ("LINE_CANCELLED", ready["id"]),
+        ("ORDER_CANCELLED", None),
     ]
     assert {e["actor"] for e in last} == {cancelled[0]["actor"]}
     assert last[1]["before"] == {"status": "PLACED"}
-    assert last[1]["after"] == {"status": "CANCELLED", "reason": "gone"}
+    assert last[1]["payload"] == {"status": "CANCELLED", "reason": "gone"}
 
 
 async def test_order_numbers_carry_the_year_and_increase(server: LiveServer) -> None:

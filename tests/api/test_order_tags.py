@@ -25,7 +25,7 @@ async def test_a_limited_run_product_tags_the_order_limited_run(server: LiveServ
         server, [{"sku": "PM-PLAIN", "quantity": 1}, {"sku": "PM-LTD", "quantity": 1}]
     )
     assert both["tags"] == ["LIMITED_RUN"]
-    assert both["events"][0]["after"]["tags"] == ["LIMITED_RUN"]
+    assert both["events"][0]["payload"]["tags"] == ["LIMITED_RUN"]
 
 
 async def test_an_order_on_a_priority_channel_is_tagged_priority(server: LiveServer) -> None:

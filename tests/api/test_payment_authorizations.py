@@ -16,9 +16,9 @@ mutation($input: PlaceOrderInput!) { placeOrder(input: $input) {
 ORDER = """
 query($id: ID!) { order(id: $id) { payments { kind amount { amountMinor } note }
   paymentSummary { authorized { amountMinor } voided { amountMinor } }
-  events { action } } }
+  events { kind } } }
 """
-RENEW = "mutation { renewExpiringAuthorizations { renewed userErrors { code } } }"
+RENEW = "mutation { renewExpiringAuthorizations(input: {}) { renewed userErrors { code } } }"
 
 
 async def _place(server: LiveServer, sku: str, email: str = "grace@example.com") -> Any:
@@ -43,7 +43,8 @@ async def test_an_authorization_about_to_expire_before_release_is_renewed_and_th
 ) -> None:
     created = await server.gql(
         """mutation {
-          createProduct(input: {sku: "AUTH-FAR", name: "Far launch", priceMinor: 3000})
+          createProduct(input: {sku: "AUTH-FAR", name: "Far launch",
+            price: {amountMinor: 3000, currency: EUR}})
             { userErrors { code } }
           configurePreorder(input: {sku: "AUTH-FAR", enabled: true, releaseDate: "2099-01-01",
             paymentTerms: {kind: AUTHORIZE}}) { userErrors { code } }
@@ -62,7 +63,7 @@ async def test_an_authorization_about_to_expire_before_release_is_renewed_and_th
         assert [p["kind"] for p in after["payments"]] == ["AUTHORIZE", "VOID", "REAUTHORIZE"]
         assert after["paymentSummary"]["authorized"]["amountMinor"] == 3000
         assert after["paymentSummary"]["voided"]["amountMinor"] == 3000
-        assert "payment.reauthorized" in [e["action"] for e in after["events"]]
+        assert "PAYMENT_REAUTHORIZED" in [e["kind"] for e in after["events"]]
         # Renewed once: running again at once renews nothing more for this order.
         again = (await server.gql(RENEW)).data["renewExpiringAuthorizations"]["renewed"]
         assert again == 0

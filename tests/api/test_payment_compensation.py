@@ -22,7 +22,7 @@ mutation($input: PlaceOrderInput!) { placeOrder(input: $input) {
 ORDER = """
 query($id: ID!) { order(id: $id) { payments { kind amount { amountMinor } reference note } } }
 """
-RENEW = "mutation { renewExpiringAuthorizations { renewed userErrors { code } } }"
+RENEW = "mutation { renewExpiringAuthorizations(input: {}) { renewed userErrors { code } } }"
 
 
 async def _mutate(server: LiveServer, body: str) -> None:
@@ -71,7 +71,7 @@ async def test_an_authorization_is_renewed_again_when_the_renewal_itself_expires
 ) -> None:
     await _mutate(
         server,
-        """a: createProduct(input: {sku: "RV-AUTH2", name: "Far", priceMinor: 3000})
+        """a: createProduct(input: {sku: "RV-AUTH2", name: "Far", price: {amountMinor: 3000, currency: EUR}})
              { userErrors { code } }
            b: configurePreorder(input: {sku: "RV-AUTH2", enabled: true,
              releaseDate: "2099-01-01", paymentTerms: {kind: AUTHORIZE}}) { userErrors { code } }""",
@@ -100,7 +100,7 @@ async def test_a_lost_race_after_capture_leaves_no_uncompensated_charge(
 ) -> None:
     await _mutate(
         server,
-        """a: createProduct(input: {sku: "RV-RACEPAY", name: "x", priceMinor: 2500})
+        """a: createProduct(input: {sku: "RV-RACEPAY", name: "x", price: {amountMinor: 2500, currency: EUR}})
              { userErrors { code } }
            b: setStock(input: {sku: "RV-RACEPAY", location: "main", quantity: 1})
              { userErrors { code } }""",
@@ -131,7 +131,7 @@ async def test_a_lost_race_after_capture_leaves_no_uncompensated_charge(
 async def test_cancel_refunds_the_capture_by_its_reference(server: LiveServer) -> None:
     await _mutate(
         server,
-        """a: createProduct(input: {sku: "RV-REFREF", name: "x", priceMinor: 1200})
+        """a: createProduct(input: {sku: "RV-REFREF", name: "x", price: {amountMinor: 1200, currency: EUR}})
              { userErrors { code } }
            b: setStock(input: {sku: "RV-REFREF", location: "main", quantity: 3})
              { userErrors { code } }""",

@@ -60,7 +60,7 @@ async def test_bad_input_is_refused_with_a_field_path_and_changes_nothing(
         server,
         usd,
         f'setStock(input: {{sku: "{usd}", location: "main", quantity: 5}})',
-        create=', currency: "USD"',
+        currency="USD",
     )
     before = (await pools(server, eur), await pools(server, usd))
     orders_before = await count(server, "SELECT count(*) FROM orders")

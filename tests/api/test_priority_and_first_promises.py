@@ -43,8 +43,8 @@ async def test_the_first_promise_of_a_new_line_counts_the_already_promised_lines
     assert promised["promiseHistory"][0]["latest"] > late["expectedOn"]
     # nothing changed for it since: another supply far away does not "delay" it
     await purchase_order(server, sku, 5, 200, supplier="RV-SUP")
-    assert events(await read(server, second), "line.delivery_delayed") == []
-    assert events(await read(server, first), "line.delivery_delayed") == []
+    assert events(await read(server, second), "LINE_DELIVERY_DELAYED") == []
+    assert events(await read(server, first), "LINE_DELIVERY_DELAYED") == []
 
 
 # ---------------------------------------------------------------- promises that stay true
@@ -74,7 +74,7 @@ async def test_tagging_an_order_priority_re_promises_the_lines_it_jumps_ahead_of
 
     jumped = await read(server, plain)
     assert line(jumped)["deliveryEstimate"]["latest"] > late["expectedOn"]
-    assert len(events(jumped, "line.delivery_delayed")) == 1
+    assert len(events(jumped, "LINE_DELIVERY_DELAYED")) == 1
     ahead = await fresh_line(server, tagged)
     assert ahead["deliveryEstimate"]["latest"] < late["expectedOn"]
     assert soon["expectedOn"] < ahead["deliveryEstimate"]["latest"]
@@ -109,5 +109,5 @@ async def test_a_priority_order_placed_ahead_of_promised_lines_re_promises_them_
 
     jumped = await read(server, plain)
     assert line(jumped)["deliveryEstimate"]["latest"] > late["expectedOn"]
-    assert len(events(jumped, "line.delivery_delayed")) == 1
+    assert len(events(jumped, "LINE_DELIVERY_DELAYED")) == 1
     assert (await fresh_line(server, vip))["deliveryEstimate"]["latest"] < late["expectedOn"]

@@ -57,8 +57,8 @@ async def test_two_replicas_with_schedulers_release_a_launch_once_and_promise_ea
     launch = server.services.today() + timedelta(days=1)
     await _admin(
         server,
-        'a: createProduct(input: {sku: "SCH-1", name: "S", priceMinor: 100}) { userErrors '
-        "{ code message } } "
+        'a: createProduct(input: {sku: "SCH-1", name: "S", '
+        "price: {amountMinor: 100, currency: EUR}}) { userErrors { code message } } "
         f'b: configurePreorder(input: {{sku: "SCH-1", enabled: true, releaseDate: "{launch}"}})'
         " { userErrors { code message } }",
     )

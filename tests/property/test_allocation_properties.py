@@ -461,14 +461,14 @@ def check(
 async def run_step(env: Env, world: World, seeded: Seeded, step: Step) -> set[uuid.UUID]:
     """Performs one step; returns the SKUs whose queue it served."""
     if isinstance(step, Pause):
-        result = await set_paused(
+        paused = await set_paused(
             env.services,
             SYSTEM,
             seeded.order_ids[step.line],
             seeded.line_ids[step.line],
             step.paused,
         )
-        if not result.ok:
+        if not paused.ok:
             return set()
         return {seeded.product_ids[world.lines[step.line].sku]}
     if isinstance(step, Receive) and step.through_service:

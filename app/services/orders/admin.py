@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+from app.domain.estimates import PromiseCause
 from app.domain.events import Event, EventKind, Subject, order_event
 from app.domain.placement import normalise_tags
 from app.domain.text import clean_text
@@ -52,7 +53,7 @@ async def tag_order(
             product_ids = await store.waiting_skus_under_priority_first(conn, order_id)
             if product_ids:
                 await lock_pools(conn, product_ids)
-                await settle(conn, services, product_ids, "PRIORITY_CHANGED", actor.name)
+                await settle(conn, services, product_ids, PromiseCause.PRIORITY_CHANGED, actor.name)
         await uow.commit()
     return Result(order_id)
 

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from asyncpg.exceptions import DeadlockDetectedError
 
 from app.domain.availability import PoolKind
+from app.domain.estimates import PromiseCause
 from app.domain.events import Event, EventKind, line_event, order_event
-from app.domain.lines import LineStatus, cancellable
+from app.domain.lines import LineStatus, OrderStatus, cancellable
 from app.domain.text import MAX_TEXT, clean_text
 from app.services import policy
 from app.services.allocation import settle
@@ -96,7 +97,7 @@ async def _cancel_once(
         # Ring-fenced units first go back to free stock; ``settle`` below hands them on.
         # Every open line: ``allocated`` was read before the pool locks, and a receipt may
         # have allocated to it since (the statement reads it afresh and skips 0).
-        await unallocate(conn, line_ids, "CANCELLATION", actor.name)
+        await unallocate(conn, line_ids, PromiseCause.CANCELLATION, actor.name)
         # An answer to a delay (or the no-answer policy) cancels only while the delay still
         # waits for one: the customer may have accepted it since it was checked.
         if await store.cancel_lines(conn, line_ids, delay_consent) != len(line_ids):
@@ -121,13 +122,13 @@ async def _cancel_once(
             for line in open_lines
         ]
         if await store.lines_left(conn, order_id, LineStatus.CANCELLED) == 0:
-            await store.set_order_status(conn, order_id, "CANCELLED")
+            await store.set_order_status(conn, order_id, OrderStatus.CANCELLED)
             events.append(
                 order_event(
                     EventKind.ORDER_CANCELLED,
                     order_id,
                     actor.name,
-                    {"status": "CANCELLED", "reason": reason},
+                    {"status": OrderStatus.CANCELLED, "reason": reason},
                     {"status": order["status"]},
                 )
             )
@@ -143,6 +144,6 @@ async def _cancel_once(
                 raise RuntimeError(f"pool {pool_id} would go below zero: ledger drift")
         # Freed units go to the next in line before anything re-opens for sale; READY and the
         # channel holds are recomputed, the SKUs' promises follow, caches are told.
-        await settle(conn, services, product_ids, "CANCELLATION", actor.name)
+        await settle(conn, services, product_ids, PromiseCause.CANCELLATION, actor.name)
         await uow.commit()
     return Result(Cancelled(order_id, len(open_lines)))

@@ -33,7 +33,7 @@ from app.domain.text import MAX_TEXT, clean_text
 from app.services import policy
 from app.services.auth import CachedCredential, CredentialChanged
 from app.services.container import Services
-from app.services.error_codes import OrderErrorCode as E
+from app.services.error_codes import PlacementErrorCode as E
 from app.services.orders.payments import GatewayJournal, PaymentDeclined
 from app.services.reference import ChannelRef, load_reference
 from app.services.results import Actor, Result, ServiceError

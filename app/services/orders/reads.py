@@ -26,27 +26,36 @@ from app.storage.orders import OrderFilter
 __all__ = [
     "OrderFilter",
     "accuracy",
+    "count_orders",
     "line_payment_totals",
     "list_orders",
     "load_events",
+    "load_events_by_id",
     "load_lines",
+    "load_order_ids_of_lines",
     "load_orders",
     "load_payments",
     "load_promises",
     "order_id_by_number",
     "order_id_of_line",
     "order_payment_totals",
+    "token_hash",
     "token_matches",
 ]
 
 MAX_ORDER_NUMBER = 64
 
 
+def token_hash(token: str) -> str:
+    """How an order token is stored (the token itself is shown once, at placement)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 def token_matches(order: Any, token: str | None) -> bool:
-    """Whether ``token`` is the order's (shown once, at placement; stored as a hash)."""
+    """Whether ``token`` is the order's."""
     if not token:
         return False
-    return secrets.compare_digest(order["token_hash"], hashlib.sha256(token.encode()).hexdigest())
+    return secrets.compare_digest(order["token_hash"], token_hash(token))
 
 
 async def load_orders(services: Services, ids: list[Any]) -> dict[Any, Any]:
@@ -79,6 +88,23 @@ async def _grouped(
     for row in rows:
         grouped[row[key]].append(row)
     return grouped
+
+
+async def load_order_ids_of_lines(services: Services, line_ids: list[int]) -> dict[int, Any]:
+    async with services.read() as conn:
+        rows = await store.order_ids_of_lines(conn, line_ids)
+    return {r["id"]: r["order_id"] for r in rows}
+
+
+async def load_events_by_id(services: Services, ids: list[int]) -> dict[int, Any]:
+    async with services.read() as conn:
+        rows = await ledger.events_by_id(conn, ids)
+    return {r["id"]: r for r in rows}
+
+
+async def count_orders(services: Services, flt: OrderFilter, channel_only: str | None) -> int:
+    async with services.read() as conn:
+        return await store.count_orders(conn, flt, channel_only)
 
 
 async def load_lines(services: Services, order_ids: list[Any]) -> dict[Any, list[Any]]:

@@ -1,0 +1,53 @@
+"""setStock: on-hand stock at a location, e.g. after a count (ops)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from strawberry.types import Info
+
+from app.services import inventory
+from graphql_schema.auth import require_ops
+from graphql_schema.context import Context
+from graphql_schema.errors import CatalogError, user_errors
+from graphql_schema.inventory.changed import changed_product
+from graphql_schema.inventory.mutations.reasons import StockReason
+from graphql_schema.products.types import Product
+
+
+@strawberry.input
+class SetStockInput:
+    sku: str
+    location: str
+    quantity: int
+    reason: StockReason = StockReason.COUNT
+    note: str | None = None
+
+
+@strawberry.type
+class SetStockPayload:
+    product: Product | None
+    user_errors: list[CatalogError]
+
+
+async def set_stock(info: Info[Context, Any], input: SetStockInput) -> SetStockPayload:
+    actor = await require_ops(info)
+    result = await inventory.change_stock(
+        info.context.services,
+        actor,
+        input.sku,
+        input.location,
+        quantity=input.quantity,
+        reason=input.reason.value,
+        note=input.note,
+    )
+    return SetStockPayload(
+        product=await changed_product(info, result.value),
+        user_errors=user_errors(CatalogError, result.errors),
+    )
+
+
+FIELD = strawberry.mutation(
+    resolver=set_stock, description="Set on-hand stock at a location (e.g. after a count)."
+)

@@ -1,0 +1,18 @@
+"""Catalog mutations (ops): one module per mutation, with its input and payload."""
+
+from __future__ import annotations
+
+import strawberry
+
+from graphql_schema.products.mutations import (
+    backorder_configure,
+    preorder_configure,
+    product_create,
+)
+
+
+@strawberry.type
+class ProductMutations:
+    create_product = product_create.FIELD
+    configure_preorder = preorder_configure.FIELD
+    configure_backorder = backorder_configure.FIELD
