@@ -48,6 +48,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         "log_config": None,
         "access_log": False,
         "lifespan": "on",
+        # Frames are small JSON: compressing each costs more CPU than the bytes it saves
+        # (a thousand subscribers of one SKU is a thousand frames per change).
+        "ws_per_message_deflate": False,
+        "ws_max_size": 1024 * 1024,
     }
     if workers > 1:
         # Worker processes build their own app from the environment; they must use the

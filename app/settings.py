@@ -65,6 +65,32 @@ class Settings(BaseSettings):
         description="Placements' inventory NOTIFYs are sent after COMMIT, one per this many "
         "milliseconds per replica for all SKUs placed in it (0 = right after each COMMIT).",
     )
+    live_poll_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="Live subscriptions: each replica reads the event ledger and the watched "
+        "SKUs at least this often, whether or not a NOTIFY woke it.",
+    )
+    live_coalesce_ms: float = Field(
+        default=100.0,
+        ge=0,
+        description="availabilityChanged: changes of a SKU within this many milliseconds are "
+        "sent as one frame.",
+    )
+    live_queue_size: int = Field(
+        default=1000,
+        ge=1,
+        le=100_000,
+        description="Live subscriptions: events waiting for one subscriber; a subscriber that "
+        "falls this far behind is closed (code 4429) and can resume with `after`.",
+    )
+    ws_max_subscriptions: int = Field(
+        default=50,
+        ge=1,
+        le=1000,
+        description="Operations one WebSocket may have running at once; one more gets the "
+        "error 'Subscription limit reached'.",
+    )
     persisted_queries: bool = Field(
         default=True,
         description="Accept automatic persisted queries (APQ) besides the trusted documents.",

@@ -77,6 +77,19 @@ def benchmark_database(name: str) -> Iterator[str]:
             asyncio.run(drop())
 
 
+def create_ops_key(url: str, name: str = "bench") -> str:
+    """An ops API key created with the CLI (its secret: the last line printed)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "app", "create-api-key", "--scope", "ops", "--name", name],
+        cwd=ROOT,
+        env={**os.environ, "OMS_DATABASE_URL": url, "OMS_LOG_LEVEL": "WARNING"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip().splitlines()[-1]
+
+
 @contextlib.contextmanager
 def server_process(
     args: list[str], port: int, env: dict[str, str] | None = None

@@ -32,8 +32,6 @@ import json
 import os
 import random
 import secrets
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -47,10 +45,10 @@ from app.storage.inventory import RESERVE_SQL
 from app.storage.migrate import upgrade_to_head
 from app.web.documents import TRUSTED_DIR, sha256
 from benchmarks.harness import (
-    ROOT,
     LoadResult,
     benchmark_database,
     build_request,
+    create_ops_key,
     free_port,
     parent_pid,
     run_load,
@@ -130,18 +128,6 @@ async def seed(url: str, count: int) -> dict[str, tuple[Any, int, int]]:
         return {r["sku"]: (r["id"], r["pool_id"], r["price_minor"]) for r in rows}
     finally:
         await conn.close()
-
-
-def create_ops_key(url: str) -> str:
-    out = subprocess.run(
-        [sys.executable, "-m", "app", "create-api-key", "--scope", "ops", "--name", "bench"],
-        cwd=ROOT,
-        env={**os.environ, "OMS_DATABASE_URL": url, "OMS_LOG_LEVEL": "WARNING"},
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return out.stdout.strip().splitlines()[-1]
 
 
 class Orders:

@@ -11,6 +11,7 @@ from strawberry.dataloader import DataLoader
 
 from app.services import catalog, supply
 from app.services.container import Services
+from app.services.live import LiveHub
 from app.services.orders import reads as order_reads
 from app.services.reference import ReferenceData, load_reference
 from app.services.results import Actor
@@ -98,6 +99,7 @@ class Context:
     actor: Actor | None = None
     actor_resolved: bool = False
     actor_lookup: asyncio.Future[Actor | None] | None = None
+    live: LiveHub | None = None
     key_refused: bool = False
     loaders: Loaders = field(init=False)
 

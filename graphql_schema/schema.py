@@ -24,6 +24,7 @@ from graphql_schema.extensions import DocumentCache, OperationMetrics
 from graphql_schema.fulfilment.mutations import FulfilmentMutations
 from graphql_schema.inventory.mutations import InventoryMutations
 from graphql_schema.inventory.queries import InventoryQueries
+from graphql_schema.live.subscriptions import Subscription
 from graphql_schema.node import NodeQueries
 from graphql_schema.orders.mutations import OrderMutations
 from graphql_schema.orders.queries import OrderQueries
@@ -73,6 +74,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     return strawberry.Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
     )

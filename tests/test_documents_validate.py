@@ -1,5 +1,6 @@
 """Every GraphQL document a client is shown validates against the exported schema: the trusted
-documents, the ```graphql blocks of the docs and the README, and the README's curl examples."""
+documents, the ```graphql blocks of the docs and the README, the README's curl examples, and
+the operations inside the docs' JavaScript snippets."""
 
 from __future__ import annotations
 
@@ -25,6 +26,12 @@ def documents() -> list[tuple[str, str]]:
         name = str(path.relative_to(ROOT))
         for i, block in enumerate(re.findall(r"```graphql\n(.*?)```", text, flags=re.S)):
             found.append((f"{name} graphql block {i + 1}", block))
+        # JavaScript snippets: the template literals that hold an operation
+        for i, block in enumerate(re.findall(r"```js\n(.*?)```", text, flags=re.S)):
+            for j, literal in enumerate(
+                re.findall(r"`\s*((?:query|subscription|mutation)\b[^`]*)`", block)
+            ):
+                found.append((f"{name} js block {i + 1} operation {j + 1}", literal))
         # curl ... -d '{"query": "..."}': the JSON body between single quotes
         for i, body in enumerate(re.findall(r"-d '(\{\"query\".*?\})'", text, flags=re.S)):
             found.append((f"{name} curl example {i + 1}", json.loads(body)["query"]))
@@ -39,6 +46,7 @@ def test_there_are_documents_to_check() -> None:
     assert any(n.startswith("graphql_schema/documents/") for n in names)
     assert any(n.startswith("README.md curl") for n in names)
     assert any(n.startswith("docs/api.md graphql") for n in names)
+    assert any(n.startswith("docs/subscriptions.md js") for n in names)
 
 
 @pytest.mark.parametrize(("name", "text"), DOCUMENTS, ids=[n for n, _ in DOCUMENTS])

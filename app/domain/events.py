@@ -47,6 +47,7 @@ class EventKind(StrEnum):
     LINE_RESUMED = "line.resumed"
     LINE_RELEASED = "line.released"
     LINE_DELIVERY_DELAYED = "line.delivery_delayed"
+    LINE_PROMISE_CHANGED = "line.promise_changed"
     LINE_DELAY_ACCEPTED = "line.delay_accepted"
     LINE_CANCELLED = "line.cancelled"
     LINE_SHIPPED = "line.shipped"

@@ -6,8 +6,8 @@ slip, a pause, a cancellation, a release) and, for lines placed since the last r
 window with the pure ``app.domain.estimates.estimate_queue`` (cumulative queue position
 against the cumulative supply schedule), compares it with the line's current promise and,
 where it changed, writes the new promise, a ``line_promises`` history row with the cause,
-and, when the window moved later, a ``LINE_DELIVERY_DELAYED`` event in the ledger (what the
-notifications and live subscriptions read). A delay beyond
+and an event in the ledger (``LINE_DELIVERY_DELAYED`` when the window moved later, else
+``LINE_PROMISE_CHANGED``; what the notifications and live subscriptions read). A delay beyond
 ``OMS_DELAY_CONSENT_DAYS`` past the first promise asks the customer for consent
 (``respondToDelay``); no answer within ``OMS_DELAY_CONSENT_WAIT_DAYS`` follows
 ``OMS_DELAY_NO_ANSWER_POLICY``.
@@ -32,11 +32,9 @@ from app.domain.estimates import (
     estimate_line,
     estimate_queue,
 )
-from app.domain.events import Event, EventKind, line_event
 from app.domain.lines import DelayConsent, LineStatus
 from app.services.container import Services
 from app.services.reference import RegionTransit, handling, load_reference
-from app.storage import ledger
 from app.storage import promises as store
 from app.storage.allocation import free_units
 from app.storage.inventory import SkuRecord
@@ -119,10 +117,11 @@ async def recompute(
     # first promises are read only for the lines that slipped now.
     slipped = [w[0]["id"] for w in writes if w[2] > 0 and w[0]["delay_consent"] is None]
     first_latest = await store.first_promised_latest(conn, slipped) if slipped else {}
-    delayed: list[tuple[Any, Estimate, int, bool]] = []
+    delayed = 0
     for i, (row, est, delayed_days, _none) in enumerate(writes):
         if delayed_days <= 0:
             continue
+        delayed += 1
         first = first_latest.get(row["id"])
         consent: str | None = None
         if (
@@ -132,31 +131,34 @@ async def recompute(
         ):
             consent = DelayConsent.REQUESTED
             writes[i] = (row, est, delayed_days, consent)
-        delayed.append((row, est, delayed_days, consent is not None))
     due = now + timedelta(days=services.settings.delay_consent_wait_days)
     await store.write_promises(
         conn,
         [
-            (
-                row["id"],
-                est.earliest,
-                est.latest,
-                est.confidence.value,
-                _int_or_none(est.supply_id),
-                est.reason,
-                days,
-                consent,
+            store.NewPromise(
+                line_id=row["id"],
+                earliest=est.earliest,
+                latest=est.latest,
+                confidence=est.confidence.value,
+                supply_id=_int_or_none(est.supply_id),
+                reason=est.reason,
+                delayed_days=days,
+                consent=consent,
                 # a line's first promise is always caused by its placement
-                cause if row["promised_at"] is not None else PromiseCause.PLACED,
+                cause=cause if row["promised_at"] is not None else PromiseCause.PLACED,
+                order_id=row["order_id"],
+                order_number=row["number"],
+                sku=row["sku"],
+                was_earliest=row["promised_earliest"],
+                was_latest=row["promised_latest"],
             )
             for row, est, days, consent in writes
         ],
         now,
         due,
+        actor,
     )
-    if delayed:
-        await ledger.append(conn, [_delay_event(d, cause, actor, due) for d in delayed])
-    return Repromised(len(writes), len(delayed))
+    return Repromised(len(writes), delayed)
 
 
 def _int_or_none(value: str | None) -> int | None:
@@ -171,39 +173,6 @@ def _delay(before: date | None, after: date | None, promised_at: datetime | None
     if after is None:
         return 1
     return max(0, (after - before).days)
-
-
-def _window(earliest: date | None, latest: date | None) -> dict[str, str | None]:
-    return {
-        "earliest": earliest.isoformat() if earliest else None,
-        "latest": latest.isoformat() if latest else None,
-    }
-
-
-def _delay_event(
-    delayed: tuple[Any, Estimate, int, bool], cause: PromiseCause, actor: str, due: datetime
-) -> Event:
-    """A line's promise moved later: one ledger event, written in the transaction that caused
-    it, which the notifications and live subscriptions read (the transactional outbox)."""
-    row, est, days, consent = delayed
-    return line_event(
-        EventKind.LINE_DELIVERY_DELAYED,
-        row["order_id"],
-        row["id"],
-        actor,
-        {
-            **_window(est.earliest, est.latest),
-            "confidence": est.confidence.value,
-            "delayedDays": days,
-            "cause": cause,
-            "reason": est.reason,
-            "consentRequested": consent,
-            "consentDueAt": due.isoformat() if consent else None,
-            "orderNumber": row["number"],
-            "sku": row["sku"],
-        },
-        _window(row["promised_earliest"], row["promised_latest"]),
-    )
 
 
 def live_estimate(

@@ -27,7 +27,11 @@ from app.services.orders.payments import renew_authorizations
 from app.services.results import SYSTEM, Actor
 from app.storage import scheduler as store
 from app.storage.allocation import lock_pools
-from app.storage.promises import skus_with_unpromised_lines
+from app.storage.promises import (
+    requested_skus,
+    skus_with_unpromised_lines,
+    take_promise_requests,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,23 +44,33 @@ class Job(StrEnum):
 
 
 async def promise_new_lines(services: Services, actor: Actor) -> int:
-    """Record the first promise of every waiting line placed since the last run (placement
-    itself stays short; the line's estimate is computed live until then)."""
+    """Re-promise the SKUs a PRIORITY order went ahead in (their whole queue), and record the
+    first promise of any waiting line that has none (placement records it; lines placed by an
+    earlier version may lack it)."""
     async with services.uow() as uow:
+        requested = await requested_skus(uow.conn)
         rows = await skus_with_unpromised_lines(uow.conn)
-        if not rows:
+        if not rows and not requested:
             return 0
-        await lock_pools(uow.conn, [r["product_id"] for r in rows])
-        # Under PRIORITY_FIRST a new PRIORITY line goes ahead of lines promised already:
-        # those SKUs are re-promised whole (a FIFO line only ever joins at the end).
+        # pools first, then the requests: the order placement takes them in
+        await lock_pools(uow.conn, sorted({*requested, *(r["product_id"] for r in rows)}))
         lines = 0
+        if requested:
+            await take_promise_requests(uow.conn, requested)
+            result = await promises.recompute(
+                uow.conn, services, requested, PromiseCause.PRIORITY_CHANGED, actor.name
+            )
+            lines += result.lines
+        # Under PRIORITY_FIRST an unpromised PRIORITY line may be ahead of lines promised
+        # already: those SKUs are re-promised whole (a FIFO line only ever joins at the end).
+        # A line's first promise is caused by its placement whatever the cause given here.
         for priority_first in (False, True):
             ids = [r["product_id"] for r in rows if r["priority_first"] == priority_first]
             result = await promises.recompute(
                 uow.conn,
                 services,
                 ids,
-                PromiseCause.PLACED,
+                PromiseCause.PRIORITY_CHANGED if priority_first else PromiseCause.PLACED,
                 actor.name,
                 only_new=not priority_first,
             )

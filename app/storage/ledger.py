@@ -7,6 +7,12 @@ pick it up after COMMIT). A use case appends ``Event`` values with ``append``; s
 statements that derive their events in SQL (placement's write bundle, FIFO allocation) insert
 them through ``INSERT_EVENTS``, so the column list lives here only.
 
+Waking the readers. ``append`` also queues a NOTIFY on ``oms_events`` carrying the newest
+event id (delivered at COMMIT) so every replica's live hub reads the new rows at once.
+Placement, the frequent writer, does not: its wake-up is the coalesced inventory notification
+sent after its COMMIT (``app.storage.notify``). A NOTIFY is only a wake-up; the hubs also read
+the stream every few seconds, so a lost one delays, never loses, an event.
+
 Reading the stream in order. ``id`` grows with every insert, but transactions commit in
 another order than they draw ids, so "everything after id N" read now could miss a row of a
 transaction that drew its id earlier and commits later. Each row also carries ``tx``, its
@@ -33,13 +39,24 @@ EVENT_COLUMNS = "kind, subject, subject_id, order_id, line_id, actor, before, pa
 INSERT_EVENTS = f"INSERT INTO events ({EVENT_COLUMNS})"
 """The head of every INSERT into the ledger: follow it with a SELECT of ``EVENT_COLUMNS``."""
 
+EVENTS_CHANNEL = "oms_events"
+# the last id this session drew: an event of the caller's transaction
+WAKE_SQL = (
+    f"SELECT pg_notify('{EVENTS_CHANNEL}', currval(pg_get_serial_sequence('events', 'id'))::text)"
+)
+
+# The NOTIFY carries the newest id of the batch (only a hint: readers read the stream).
 APPEND_SQL = f"""
-{INSERT_EVENTS}
-SELECT e.kind, e.subject, e.subject_id, e.order_id, e.line_id, e.actor, e.before::jsonb,
-       e.payload::jsonb
-FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::bigint[], $6::text[],
-            $7::text[], $8::text[])
-     AS e(kind, subject, subject_id, order_id, line_id, actor, before, payload)
+WITH e AS (
+    {INSERT_EVENTS}
+    SELECT e.kind, e.subject, e.subject_id, e.order_id, e.line_id, e.actor, e.before::jsonb,
+           e.payload::jsonb
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::uuid[], $5::bigint[], $6::text[],
+                $7::text[], $8::text[])
+         AS e(kind, subject, subject_id, order_id, line_id, actor, before, payload)
+    RETURNING id
+)
+SELECT pg_notify('{EVENTS_CHANNEL}', max(id)::text) FROM e
 """
 
 
@@ -48,7 +65,8 @@ def _json(value: Mapping[str, Any] | None) -> str | None:
 
 
 async def append(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
-    """Record ``events`` in the caller's transaction, in the given order (one statement)."""
+    """Record ``events`` in the caller's transaction, in the given order, and wake the live
+    hubs at COMMIT (one statement)."""
     if not events:
         return
     await conn.execute(
@@ -62,6 +80,12 @@ async def append(conn: asyncpg.Connection, events: Sequence[Event]) -> None:
         [_json(e.before) for e in events],
         [_json(e.payload) for e in events],
     )
+
+
+async def wake(conn: asyncpg.Connection) -> None:
+    """Wake the live hubs at COMMIT: for a transaction that wrote events with
+    ``INSERT_EVENTS`` and no ``append``."""
+    await conn.execute(WAKE_SQL)
 
 
 def stock_movement(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
@@ -36,6 +36,18 @@ class NewLine:
     payment_terms: str
     shipment_group: int
     queued: bool
+    # the first promise of a waiting line: recorded with the placement (what the customer was
+    # shown), so a later change is measured against it
+    promise: FirstPromise | None = None
+
+
+@dataclass(frozen=True)
+class FirstPromise:
+    earliest: date | None
+    latest: date | None
+    confidence: str
+    reason: str | None
+    supply_id: int | None
 
 
 async def complete_idempotency_key(
@@ -155,18 +167,39 @@ WITH cust AS (
 ), l AS (
     INSERT INTO order_lines (order_id, line_no, sub_no, product_id, sku, quantity, state,
                              status, pool_kind, pool_channel, unit_price_minor,
-                             payment_terms, shipment_group, queue_seq, queued_at)
+                             payment_terms, shipment_group, queue_seq, queued_at,
+                             promised_earliest, promised_latest, promise_confidence,
+                             promised_at)
     SELECT o.id, x.line_no, x.sub_no, x.product_id, x.sku, x.quantity, x.state, x.status,
            x.pool_kind, x.pool_channel, x.price, x.terms, x.grp,
            CASE WHEN x.queued THEN nextval('queue_seq') END,
-           CASE WHEN x.queued THEN $14::timestamptz END
+           CASE WHEN x.queued THEN $14::timestamptz END,
+           x.p_earliest, x.p_latest, x.p_confidence,
+           CASE WHEN x.p_confidence IS NOT NULL THEN $14::timestamptz END
     FROM o, unnest($15::int[], $16::int[], $17::uuid[], $18::text[], $19::int[], $20::text[],
                    $21::text[], $22::text[], $23::text[], $24::bigint[], $25::text[],
-                   $26::int[], $27::bool[], $28::int[])
+                   $26::int[], $27::bool[], $28::int[], $40::date[], $41::date[], $42::text[])
          AS x(line_no, sub_no, product_id, sku, quantity, state, status, pool_kind,
-              pool_channel, price, terms, grp, queued, ord)
+              pool_channel, price, terms, grp, queued, ord, p_earliest, p_latest, p_confidence)
     ORDER BY x.ord
-    RETURNING id, line_no, sub_no, sku, quantity, state, status, pool_kind
+    RETURNING id, line_no, sub_no, sku, quantity, state, status, pool_kind, promised_earliest,
+              promised_latest, promise_confidence
+), lp AS (
+    INSERT INTO line_promises (line_id, earliest, latest, confidence, supply_id, reason, cause,
+                               delayed_days)
+    SELECT l.id, l.promised_earliest, l.promised_latest, l.promise_confidence, x.supply_id,
+           x.reason, 'PLACED', 0
+    FROM l JOIN unnest($15::int[], $16::int[], $43::text[], $44::bigint[])
+                AS x(line_no, sub_no, reason, supply_id)
+           ON x.line_no = l.line_no AND x.sub_no = l.sub_no
+    WHERE l.promise_confidence IS NOT NULL
+), pr AS (
+    -- a PRIORITY order on a PRIORITY_FIRST SKU goes ahead of lines promised already: the
+    -- PROMISE_NEW_LINES job re-promises those SKUs whole
+    INSERT INTO promise_requests (product_id)
+    SELECT DISTINCT f.product_id FROM unnest($45::uuid[]) AS f(product_id), o
+    WHERE 'PRIORITY' = ANY(o.tags)
+    ON CONFLICT DO NOTHING
 ), pay AS (
     INSERT INTO payment_entries (order_id, line_id, kind, amount_minor, currency, gateway,
                                  reference, expires_at, note)
@@ -219,10 +252,12 @@ async def insert_bundle(
     payments: Sequence[NewPayment],
     gateway: str,
     trust_customer: bool,
+    priority_first_products: Sequence[uuid.UUID] = (),
 ) -> asyncpg.Record:
-    """Customer, order, lines, payment entries, events and the key's order: one statement,
-    one round trip. The row is the order's (``ORDER_COLUMNS``) plus ``line_ids``: the new
-    lines' ids by line and sub-line number. No NOTIFY: the caller hands the SKUs to the
+    """Customer, order, lines (with the first promise of each waiting line and its history
+    row), payment entries, events and the key's order: one statement, one round trip. The
+    row is the order's (``ORDER_COLUMNS``) plus ``line_ids``: the new lines' ids by line and
+    sub-line number. No NOTIFY: the caller hands the SKUs to the
     ``CoalescingNotifier`` after COMMIT."""
     row: asyncpg.Record | None = await conn.fetchrow(
         BUNDLE_SQL,
@@ -265,6 +300,12 @@ async def insert_bundle(
         scope,
         idempotency_key,
         trust_customer,
+        [x.promise.earliest if x.promise else None for x in lines],
+        [x.promise.latest if x.promise else None for x in lines],
+        [x.promise.confidence if x.promise else None for x in lines],
+        [x.promise.reason if x.promise else None for x in lines],
+        [x.promise.supply_id if x.promise else None for x in lines],
+        list(priority_first_products),
     )
     assert row is not None
     return row

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 import asyncpg
 
-from app.domain.estimates import SupplySource
+from app.domain.estimates import PromiseCause, SupplySource
+from app.domain.events import EventKind
+from app.storage import ledger
 from app.storage.inventory import supply_sources
+from app.storage.ledger import INSERT_EVENTS
 
 # ``units_ahead`` is over the whole queue; only then are the lines to promise picked
 # (``only_new``: the lines ahead of a new line count even when they are promised already).
@@ -71,23 +75,41 @@ async def open_supply(
 
 FIRST_PROMISES_SQL = """
 SELECT DISTINCT ON (line_id) line_id, latest FROM line_promises
-WHERE line_id = ANY($1::bigint[]) ORDER BY line_id, id
+WHERE line_id = ANY($1::bigint[]) AND latest IS NOT NULL ORDER BY line_id, id
 """
 
 
 async def first_promised_latest(
     conn: asyncpg.Connection, line_ids: Sequence[int]
 ) -> dict[int, date | None]:
-    """The latest date of each line's first promise."""
+    """The latest date of each line's first promise that had a date (the threshold of delay
+    consent is measured from it)."""
     return {r["line_id"]: r["latest"] for r in await conn.fetch(FIRST_PROMISES_SQL, list(line_ids))}
 
 
-WRITE_SQL = """
+WRITE_SQL = f"""
 WITH x AS (
     SELECT * FROM unnest($1::bigint[], $2::date[], $3::date[], $4::text[], $5::bigint[],
-                         $6::text[], $7::int[], $8::text[], $9::text[])
+                         $6::text[], $7::int[], $8::text[], $9::text[], $12::uuid[],
+                         $13::text[], $14::text[], $15::date[], $16::date[])
          AS x(line_id, earliest, latest, confidence, supply_id, reason, delayed_days, consent,
-              cause)
+              cause, order_id, number, sku, was_earliest, was_latest)
+), ev AS (
+    -- every change of a promise after the first is an event (a later one: a delay), which
+    -- live subscriptions and the notifications read (the transactional outbox)
+    {INSERT_EVENTS}
+    SELECT CASE WHEN x.delayed_days > 0 THEN '{EventKind.LINE_DELIVERY_DELAYED.value}'
+                ELSE '{EventKind.LINE_PROMISE_CHANGED.value}' END,
+           'LINE', x.line_id::text, x.order_id, x.line_id, $17,
+           jsonb_build_object('earliest', x.was_earliest, 'latest', x.was_latest),
+           jsonb_build_object('earliest', x.earliest, 'latest', x.latest,
+                              'confidence', x.confidence, 'delayedDays', x.delayed_days,
+                              'cause', x.cause, 'reason', x.reason,
+                              'consentRequested', x.consent IS NOT DISTINCT FROM 'REQUESTED',
+                              'consentDueAt',
+                              CASE WHEN x.consent = 'REQUESTED' THEN $11::timestamptz END,
+                              'orderNumber', x.number, 'sku', x.sku)
+    FROM x WHERE x.cause <> 'PLACED'
 ), upd AS (
     UPDATE order_lines l
     SET promised_earliest = x.earliest, promised_latest = x.latest,
@@ -103,23 +125,44 @@ SELECT line_id, earliest, latest, confidence, supply_id, reason, cause, delayed_
 """
 
 
+@dataclass(frozen=True)
+class NewPromise:
+    """A line's new current promise and what the customer was promised before it."""
+
+    line_id: int
+    earliest: date | None
+    latest: date | None
+    confidence: str
+    supply_id: int | None
+    reason: str | None
+    delayed_days: int
+    consent: str | None  # REQUESTED asks the customer (due at ``consent_due_at``)
+    cause: str
+    order_id: uuid.UUID
+    order_number: str
+    sku: str
+    was_earliest: date | None
+    was_latest: date | None
+
+
 async def write_promises(
     conn: asyncpg.Connection,
-    promises: Sequence[
-        tuple[int, date | None, date | None, str, int | None, str | None, int, str | None, str]
-    ],
+    promises: Sequence[NewPromise],
     promised_at: datetime,
     consent_due_at: datetime,
+    actor: str,
 ) -> None:
-    """New current promises of lines with their history rows, in one statement. Each is
-    ``(line_id, earliest, latest, confidence, supply_id, reason, delayed_days, consent,
-    cause)``; ``consent`` REQUESTED asks the customer (due at ``consent_due_at``)."""
-    await conn.execute(
-        WRITE_SQL,
-        *([p[i] for p in promises] for i in range(9)),
-        promised_at,
-        consent_due_at,
+    """New current promises of lines with their history rows and, for every change after a
+    line's first promise, its event (``line.delivery_delayed`` when later), in one statement."""
+    fields = (
+        ("line_id", "earliest", "latest", "confidence", "supply_id", "reason"),
+        ("delayed_days", "consent", "cause"),
+        ("order_id", "order_number", "sku", "was_earliest", "was_latest"),
     )
+    first, second, third = ([[getattr(p, f) for p in promises] for f in group] for group in fields)
+    await conn.execute(WRITE_SQL, *first, *second, promised_at, consent_due_at, *third, actor)
+    if any(p.cause != PromiseCause.PLACED for p in promises):
+        await ledger.wake(conn)
 
 
 async def promises_by_line(
@@ -148,14 +191,34 @@ async def skus_with_unpromised_lines(conn: asyncpg.Connection) -> list[asyncpg.R
     return rows
 
 
+async def requested_skus(conn: asyncpg.Connection) -> list[uuid.UUID]:
+    """SKUs waiting to be re-promised whole (read without a lock: the caller locks their
+    pools, then ``take_promise_requests``, the order placement takes them in)."""
+    return [
+        r["product_id"]
+        for r in await conn.fetch(
+            "SELECT product_id FROM promise_requests ORDER BY product_id LIMIT 500"
+        )
+    ]
+
+
+async def take_promise_requests(conn: asyncpg.Connection, product_ids: Sequence[uuid.UUID]) -> None:
+    """Done with these SKUs' requests (in the caller's transaction, after their pools are
+    locked: a placement adds a request while it holds the pool, so none is lost)."""
+    await conn.execute(
+        "DELETE FROM promise_requests WHERE product_id = ANY($1::uuid[])", list(product_ids)
+    )
+
+
 ACCURACY_SQL = """
 SELECT (o.placed_at AT TIME ZONE $2)::date AS placed_on, fp.earliest, fp.latest, l.delivered_on
 FROM order_lines l
 JOIN orders o ON o.id = l.order_id
 JOIN products p ON p.id = l.product_id
-JOIN LATERAL (SELECT lp.earliest, lp.latest FROM line_promises lp WHERE lp.line_id = l.id
+JOIN LATERAL (SELECT lp.earliest, lp.latest FROM line_promises lp
+              WHERE lp.line_id = l.id AND lp.latest IS NOT NULL
               ORDER BY lp.id LIMIT 1) fp ON true
-WHERE l.delivered_on IS NOT NULL AND fp.latest IS NOT NULL
+WHERE l.delivered_on IS NOT NULL
   AND ($1::text IS NULL OR p.sku = $1)
 """
 
@@ -163,6 +226,7 @@ WHERE l.delivered_on IS NOT NULL AND fp.latest IS NOT NULL
 async def delivered_against_first_promise(
     conn: asyncpg.Connection, sku: str | None, timezone: str
 ) -> list[tuple[date, Any, Any, date]]:
-    """``(placed_on, first earliest, first latest, delivered_on)`` of delivered lines."""
+    """``(placed_on, first earliest, first latest, delivered_on)`` of delivered lines, against
+    the first promise that had a date (one without is neither kept nor broken)."""
     rows = await conn.fetch(ACCURACY_SQL, sku, timezone)
     return [(r["placed_on"], r["earliest"], r["latest"], r["delivered_on"]) for r in rows]

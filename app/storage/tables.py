@@ -599,6 +599,19 @@ class Xid8(UserDefinedType[int]):
         return "xid8"
 
 
+class PromiseRequest(SQLModel, table=True):
+    """A SKU whose waiting lines must be re-promised whole (a PRIORITY order went ahead of
+    lines promised already); the PROMISE_NEW_LINES job takes these."""
+
+    __tablename__ = "promise_requests"
+    product_id: uuid.UUID = Field(
+        sa_column=Column(
+            UUID(as_uuid=True), ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    requested_at: datetime | None = _created_at()
+
+
 # Reflection (Alembic's autogenerate) knows the type by its name.
 ischema_names["xid8"] = Xid8
 

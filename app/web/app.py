@@ -21,9 +21,11 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 
 from app.metrics import HTTP_LATENCY, HTTP_REQUESTS, POOLS
 from app.services.container import Services, system_now
+from app.services.live import LiveHub
 from app.services.scheduler import run_forever
 from app.settings import Settings
 from app.storage.database import redact
+from app.storage.ledger import EVENTS_CHANNEL
 from app.storage.migrate import current_revisions, head_revisions
 from app.storage.notify import INVENTORY_CHANNEL, ChangeListener
 from app.storage.readpool import create_read_pool
@@ -74,7 +76,9 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            # a WebSocket's frames pass straight through (a thousand subscribers of a SKU is
+            # a thousand frames per change); only HTTP responses get the header
+            await self.app(scope, receive, send_wrapper if scope["type"] == "http" else send)
         finally:
             elapsed = time.perf_counter() - started
             if scope["type"] == "http":
@@ -97,6 +101,7 @@ def create_app(
     clock: Callable[[], datetime] = system_now,
 ) -> Starlette:
     holder: dict[str, Services] = {}
+    hubs: dict[str, LiveHub] = {}
     heads = head_revisions()
     documents = DocumentStore(allow_registration=settings.persisted_queries)
     documents.load_trusted()
@@ -105,6 +110,9 @@ def create_app(
 
     def services() -> Services:
         return holder["services"]
+
+    def live() -> LiveHub | None:
+        return hubs.get("live")
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -119,16 +127,30 @@ def create_app(
         POOLS.pools[f"{pool_key}-read"] = read_pool
         POOLS.pools[f"{pool_key}-write"] = write_pool
 
+        hub = LiveHub(
+            svc,
+            poll_seconds=settings.live_poll_seconds,
+            coalesce_seconds=settings.live_coalesce_ms / 1000,
+            queue_size=settings.live_queue_size,
+        )
+        await hub.start()
+        hubs["live"] = hub
+
         def on_change(channel: str, payload: str) -> None:
-            response_cache.clear()
+            if channel == INVENTORY_CHANNEL:
+                response_cache.clear()
+            hub.notified(channel, payload)
 
         def on_listener_state(connected: bool) -> None:
             # Without the wake-up, caches could outlive a change: keep them off until back.
             response_cache.set_enabled(connected)
             svc.cache.clear()
+            hub.listener_state(connected)
             log.info("change_listener", connected=connected)
 
-        listener = ChangeListener(database_url, (INVENTORY_CHANNEL,), on_change, on_listener_state)
+        listener = ChangeListener(
+            database_url, (INVENTORY_CHANNEL, EVENTS_CHANNEL), on_change, on_listener_state
+        )
         listener.start()
         app.state.listener = listener
         # Placements' inventory wake-ups: one NOTIFY per window, after COMMIT.
@@ -151,6 +173,8 @@ def create_app(
                     with contextlib.suppress(asyncio.CancelledError):
                         await scheduler
             await listener.stop()
+            await hub.stop()
+            hubs.pop("live", None)
             await svc.inventory_notifier.stop()  # sends what is still pending
             POOLS.pools.pop(f"{pool_key}-read", None)
             POOLS.pools.pop(f"{pool_key}-write", None)
@@ -166,6 +190,7 @@ def create_app(
     )
     graphql_app = OMSGraphQL(
         services,
+        live,
         documents,
         response_cache,
         compiled,
@@ -174,7 +199,7 @@ def create_app(
         allow_queries_via_get=False,
         subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
         connection_init_wait_timeout=timedelta(seconds=10),
-        max_subscriptions_per_connection=50,
+        max_subscriptions_per_connection=settings.ws_max_subscriptions,
         keep_alive=True,
         keep_alive_interval=15,
     )

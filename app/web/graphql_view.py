@@ -17,6 +17,7 @@ from strawberry.types.unset import UNSET
 from app.metrics import GRAPHQL_LATENCY, GRAPHQL_REQUESTS, PDP_CACHE
 from app.services.auth import authenticate
 from app.services.container import Services
+from app.services.live import LiveHub
 from app.web.documents import DocumentStore
 from app.web.response_cache import ResponseCache, is_public_read
 from graphql_schema.compiled import CompiledOperation, CompiledPlaceOrder, Handoff
@@ -34,6 +35,7 @@ class OMSGraphQL(GraphQL[Context, None]):
     def __init__(
         self,
         services_ref: Callable[[], Services],
+        live_ref: Callable[[], LiveHub | None],
         documents: DocumentStore,
         response_cache: ResponseCache,
         compiled: dict[str, CompiledOperation | CompiledPlaceOrder],
@@ -42,6 +44,7 @@ class OMSGraphQL(GraphQL[Context, None]):
         super().__init__(**kwargs)
         self.compiled = compiled
         self._services = services_ref
+        self._live = live_ref
         self.documents = documents
         self.response_cache = response_cache
 
@@ -51,6 +54,7 @@ class OMSGraphQL(GraphQL[Context, None]):
             request=request,
             response=response,
             request_id=request.scope.get("state", {}).get("request_id"),
+            live=self._live(),
         )
 
     async def on_ws_connect(self, context: Context) -> dict[str, object] | None:

@@ -7,7 +7,9 @@ from typing import Any
 
 from tests.api.test_supply_and_allocation import (
     SET_POLICY,
+    UPDATE_ETA,
     backorderable,
+    days,
     events,
     fresh_line,
     line,
@@ -45,6 +47,29 @@ async def test_the_first_promise_of_a_new_line_counts_the_already_promised_lines
     await purchase_order(server, sku, 5, 200, supplier="RV-SUP")
     assert events(await read(server, second), "LINE_DELIVERY_DELAYED") == []
     assert events(await read(server, first), "LINE_DELIVERY_DELAYED") == []
+
+
+async def test_a_slip_right_after_placement_is_a_delay_of_the_first_promise_and_asks_consent(
+    server: LiveServer,
+) -> None:
+    sku = "RV-SLIP-EARLY"
+    await product(server, sku, *backorderable(sku))
+    po = await purchase_order(server, sku, 10, 10, supplier="RV-EARLY")
+    order = await place(server, sku, 2)
+    # no promise job ran: the placement itself recorded the first promise
+    await mutate(
+        server,
+        UPDATE_ETA,
+        "updateSupplyEta",
+        input={"id": po["id"], "expectedOn": days(server, 60), "reason": "fire"},
+    )
+
+    slipped = await read(server, order)
+    history = line(slipped)["promiseHistory"]
+    assert [p["cause"] for p in history] == ["PLACED", "SUPPLY_SLIPPED"]
+    assert history[1]["delayedDays"] > 14
+    assert line(slipped)["delayConsent"] == "REQUESTED"
+    assert len(events(slipped, "LINE_DELIVERY_DELAYED")) == 1
 
 
 # ---------------------------------------------------------------- promises that stay true

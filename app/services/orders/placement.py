@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from typing import Any
 
 import orjson
 from asyncpg.exceptions import DeadlockDetectedError, SerializationError
 
 from app.domain.availability import MAX_UNITS, PaymentTerms, PoolKind
+from app.domain.estimates import Handling, QueuedLine, estimate_queue
 from app.domain.lines import LineState, LineStatus, shipment_groups
 from app.domain.payments import PaymentKind, payment_at_placement
 from app.domain.placement import (
@@ -35,7 +36,7 @@ from app.services.auth import CachedCredential, CredentialChanged
 from app.services.container import Services
 from app.services.error_codes import PlacementErrorCode as E
 from app.services.orders.payments import GatewayJournal, PaymentDeclined
-from app.services.reference import ChannelRef, load_reference
+from app.services.reference import ChannelRef, handling, load_reference
 from app.services.results import Actor, Result, ServiceError
 from app.storage import placement as store
 from app.storage.inventory import SkuRecord
@@ -331,6 +332,47 @@ def _plan(
     return plans, errors
 
 
+def first_promises(
+    lines: list[store.NewLine],
+    records: dict[str, SkuRecord],
+    today: date,
+    transit: Handling,
+) -> list[store.NewLine]:
+    """The window each waiting line is promised at placement, as the customer is shown it:
+    behind every unit already waiting for its SKU (and this order's earlier lines of it),
+    against the SKU's supply schedule (``estimate_queue``, the rule every later promise
+    follows, so a later change is measured against this one). First in first out: a
+    PRIORITY order on a PRIORITY_FIRST SKU is promised as if it joined at the end, and the
+    PROMISE_NEW_LINES job moves it (and the lines it jumps) to its place."""
+    by_sku: dict[str, list[int]] = {}
+    for i, line in enumerate(lines):
+        if line.queued:
+            by_sku.setdefault(line.sku, []).append(i)
+    result = list(lines)
+    for sku, indexes in by_sku.items():
+        record = records[sku]
+        ahead = record.waiting_units
+        queued = []
+        for i in indexes:
+            queued.append(QueuedLine(ahead, lines[i].quantity))
+            ahead += lines[i].quantity
+        estimates = estimate_queue(
+            queued, record.supply_sources(today), today, transit, record.snapshot.release_date
+        )
+        for i, est in zip(indexes, estimates, strict=True):
+            result[i] = replace(
+                lines[i],
+                promise=store.FirstPromise(
+                    est.earliest,
+                    est.latest,
+                    est.confidence.value,
+                    est.reason,
+                    int(est.supply_id) if est.supply_id and est.supply_id.isdigit() else None,
+                ),
+            )
+    return result
+
+
 def _pool_id(record: SkuRecord, kind: PoolKind, channel: str | None) -> int:
     for pool in record.pools:
         if pool.kind is kind and (kind is not PoolKind.CHANNEL or pool.channel == channel):
@@ -394,6 +436,10 @@ async def _write(
                     queued=a.state is not LineState.READY,
                 )
             )
+    if any(line.queued for line in lines):
+        reference = await load_reference(services)
+        region = reference.transit_or_default(data.region, data.address.get("carrierService"))
+        lines = first_promises(lines, records, services.today(), handling(services, region))
     # a priority customer's PRIORITY is added in SQL, from the customer row
     tags = order_tags(
         (LineState(line.state) for line in lines),
@@ -454,6 +500,13 @@ async def _write(
         payments=payments,
         gateway=gateway.name,
         trust_customer=policy.trusts_customer_claims(actor),
+        priority_first_products=sorted(
+            {
+                records[line.sku].product_id
+                for line in lines
+                if line.queued and records[line.sku].allocation_policy == "PRIORITY_FIRST"
+            }
+        ),
     )
     updates: dict[int, int] = {}
     order_key: dict[int, tuple[str, int]] = {}
