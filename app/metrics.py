@@ -54,6 +54,17 @@ LIVE_LAG = Histogram(
     "From an event's commit (its row's time) to its hand-over to a subscriber.",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+MAIL_OUTCOMES = Counter(
+    "oms_mail_messages_total",
+    "Messages to customers by outcome of an attempt: sent, retrying, dead, suppressed "
+    "(unsubscribed), unconfirmed (the relay died mid-send).",
+    ["outcome"],
+)
+MAIL_BACKLOG = Gauge(
+    "oms_mail_backlog",
+    "Messages by status at the last relay round (PENDING, DEAD, UNCONFIRMED).",
+    ["status"],
+)
 COMPILED_FALLBACKS = Counter(
     "oms_compiled_fallbacks_total",
     "Requests for a compiled trusted document that the GraphQL executor answered instead, "

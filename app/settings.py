@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -141,6 +141,76 @@ class Settings(BaseSettings):
         default=False,
         description="Pausing a line keeps its ring-fenced units (else they go to the next "
         "in line at once).",
+    )
+    # ------------------------------------------------------------ messages to customers
+    store_name: str = Field(
+        default="Preorder OMS demo store", description="The store's name in e-mails."
+    )
+    store_url: str = Field(default="http://localhost:8000", description="The store's web site.")
+    support_email: str = Field(
+        default="support@example.com", description="Where customers write for help."
+    )
+    mail_from: str = Field(
+        default="orders@example.com", description="Sender address of e-mails to customers."
+    )
+    mail_reply_to: str | None = Field(default=None, description="Reply-To of those e-mails.")
+    locale: str = Field(
+        default="en_GB", description="Locale of dates and amounts in e-mails (Babel, e.g. de_DE)."
+    )
+    link_base_url: str = Field(
+        default="http://localhost:8000/store",
+        description="Storefront base of the links in e-mails (/delay, /unsubscribe, "
+        "/alerts/confirm pages that call the matching mutations with the link's token).",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Key that signs links in e-mails; unset: a key made once per database.",
+    )
+    smtp_host: str | None = Field(
+        default=None,
+        description="SMTP server; unset: e-mails are kept as .eml files in OMS_MAIL_DIR.",
+    )
+    smtp_port: int = Field(default=587, description="SMTP port.")
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls", description="SMTP transport security: starttls, tls or none."
+    )
+    smtp_username: str | None = Field(default=None, description="SMTP user name.")
+    smtp_password: SecretStr | None = Field(default=None, description="SMTP password.")
+    smtp_timeout_seconds: float = Field(default=30.0, gt=0, description="SMTP timeout.")
+    mail_dir: Path | None = Field(
+        default=None, description="Where e-mails go without SMTP; unset: OMS_DATA_DIR/mail."
+    )
+    mail_relay_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="The e-mail relay's poll interval (it also wakes on every new event); "
+        "0 = it runs only as the SEND_NOTIFICATIONS job.",
+    )
+    mail_max_attempts: int = Field(
+        default=8, ge=1, le=50, description="Attempts before a message is dead."
+    )
+    mail_retry_base_seconds: float = Field(
+        default=30.0, gt=0, description="First retry delay; doubles each time, with jitter."
+    )
+    mail_retry_max_seconds: float = Field(
+        default=3600.0, gt=0, description="Longest delay between two attempts."
+    )
+    mail_lease_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="A message claimed this long ago and not finished is UNCONFIRMED "
+        "(its relay died mid-send): ops decide whether to send it again.",
+    )
+    reminder_days: list[int] = Field(
+        default=[30, 7],
+        description="Delivery reminders this many days before a waiting line's expected "
+        "delivery (JSON list).",
+    )
+    alert_hold_minutes: int = Field(
+        default=30,
+        ge=0,
+        description="'Notify me': alerts go out for as many units as opened; the next ones "
+        "wait this long, so the first in line get the first chance.",
     )
 
 

@@ -13,6 +13,8 @@ from app.domain.estimates import PromiseCause
 from app.domain.events import EventKind
 from app.domain.events import Subject as EventSubject
 from app.domain.lines import DelayConsent, LineState, LineStatus, OrderStatus, ShipsWhen
+from app.domain.notifications import NotificationStatus
+from app.domain.notifications import Template as NotificationTemplate
 from app.domain.payments import PaymentKind as PaymentEntryKind
 from app.services.scheduler import Job as ScheduledJob
 
@@ -24,6 +26,8 @@ __all__ = [
     "EventSubject",
     "LineState",
     "LineStatus",
+    "NotificationStatus",
+    "NotificationTemplate",
     "OrderStatus",
     "PaymentEntryKind",
     "PaymentTermsKind",
@@ -69,3 +73,14 @@ strawberry.enum(
 strawberry.enum(EventKind, description="What happened, in the event ledger.")
 strawberry.enum(EventSubject, name="EventSubject", description="What an event is about.")
 strawberry.enum(ScheduledJob, name="ScheduledJob", description="A scheduled job.")
+strawberry.enum(
+    NotificationTemplate,
+    name="NotificationTemplate",
+    description="Which message a customer gets (one template each, HTML and plain text).",
+)
+strawberry.enum(
+    NotificationStatus,
+    description="Where a message to a customer is: PENDING (waiting for its next attempt), "
+    "SENDING, SENT, DEAD (every attempt failed), UNCONFIRMED (the relay stopped mid-send: "
+    "maybe sent), SUPPRESSED (the customer switched it off).",
+)

@@ -12,6 +12,7 @@ from graphql import GraphQLError
 from app.services.error_codes import (
     CatalogErrorCode,
     FulfilmentErrorCode,
+    NotificationErrorCode,
     OrderErrorCode,
     PlacementErrorCode,
     QueueErrorCode,
@@ -45,6 +46,10 @@ strawberry.enum(
     description="Codes of purchase orders, production runs, receipts and allocation policies.",
 )
 strawberry.enum(ShippingErrorCode, description="Codes of carrier services.")
+strawberry.enum(
+    NotificationErrorCode,
+    description="Codes of messages to customers: retries, replays, unsubscribing, alerts.",
+)
 
 
 @strawberry.type(description="A problem with a product, pool, stock or policy change.")
@@ -65,6 +70,11 @@ class OrderError(UserError):
 @strawberry.type(description="A problem with pausing, resuming or answering a delay.")
 class QueueError(UserError):
     code: QueueErrorCode
+
+
+@strawberry.type(description="A problem with a message to customers or an alert sign-up.")
+class NotificationError(UserError):
+    code: NotificationErrorCode
 
 
 @strawberry.type(description="A problem with a dispatch or a delivery.")

@@ -26,6 +26,8 @@ from graphql_schema.inventory.mutations import InventoryMutations
 from graphql_schema.inventory.queries import InventoryQueries
 from graphql_schema.live.subscriptions import Subscription
 from graphql_schema.node import NodeQueries
+from graphql_schema.notifications.mutations import NotificationMutations
+from graphql_schema.notifications.queries import NotificationQueries
 from graphql_schema.orders.mutations import OrderMutations
 from graphql_schema.orders.queries import OrderQueries
 from graphql_schema.products.mutations import ProductMutations
@@ -38,7 +40,15 @@ from graphql_schema.supply.queries import SupplyQueries
 SCHEMA_FILE = Path(__file__).with_name("schema.graphql")
 
 Query = merge_types(
-    "Query", (NodeQueries, ProductQueries, InventoryQueries, OrderQueries, SupplyQueries)
+    "Query",
+    (
+        NodeQueries,
+        ProductQueries,
+        InventoryQueries,
+        OrderQueries,
+        SupplyQueries,
+        NotificationQueries,
+    ),
 )
 Mutation = merge_types(
     "Mutation",
@@ -49,6 +59,7 @@ Mutation = merge_types(
         QueueMutations,
         FulfilmentMutations,
         SupplyMutations,
+        NotificationMutations,
     ),
 )
 

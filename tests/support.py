@@ -172,6 +172,9 @@ async def live_server(database_url: str, **settings_overrides: Any) -> AsyncIter
             "pdp_cache_seconds": 0,
             # jobs run when a test asks (runScheduledJob), so dates are the test's clock
             "scheduler_seconds": 0,
+            # e-mails too (the SEND_NOTIFICATIONS job); without SMTP they are .eml files here
+            "mail_relay_seconds": 0,
+            "mail_dir": Path(tempfile.mkdtemp(prefix="oms-test-mail-")),
             **settings_overrides,
         },
     )

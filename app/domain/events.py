@@ -30,6 +30,8 @@ class Subject(StrEnum):
     CARRIER_SERVICE = "CARRIER_SERVICE"  # subject_id: REGION/CODE
     POOL = "POOL"  # subject_id: the inventory pool's id
     SHIPMENT = "SHIPMENT"  # subject_id: the shipment's id
+    NOTIFICATION = "NOTIFICATION"  # subject_id: the notification's id
+    ALERT = "ALERT"  # subject_id: the availability alert's id
 
 
 class EventKind(StrEnum):
@@ -52,7 +54,19 @@ class EventKind(StrEnum):
     LINE_CANCELLED = "line.cancelled"
     LINE_SHIPPED = "line.shipped"
     LINE_DELIVERED = "line.delivered"
+    LINE_DELIVERY_REMINDER = "line.delivery_reminder"
     PAYMENT_REAUTHORIZED = "payment.reauthorized"
+    PAYMENT_CAPTURED = "payment.captured"
+    PAYMENT_REFUNDED = "payment.refunded"
+    # messages to customers
+    NOTIFICATION_SENT = "notification.sent"
+    NOTIFICATION_DEAD = "notification.dead"
+    NOTIFICATION_UNCONFIRMED = "notification.unconfirmed"
+    NOTIFICATION_RESENT = "notification.resent"
+    CUSTOMER_UNSUBSCRIBED = "customer.unsubscribed"
+    ALERT_REQUESTED = "alert.requested"
+    ALERT_CONFIRMED = "alert.confirmed"
+    ALERT_RELEASED = "alert.released"
     # catalog and stock
     PRODUCT_CREATED = "product.created"
     PREORDER_CONFIGURED = "preorder.configured"

@@ -1,5 +1,5 @@
-"""What every use case needs: the pools, settings, the clock, the payment gateway and the
-reference-data cache. Built once per process (the app's lifespan, the CLI); the one place
+"""What every use case needs: the pools, settings, the clock, the payment gateway, the mailer
+and the reference-data cache. Built once per process (the app's lifespan, the CLI); the one place
 where a real payment provider is plugged in."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from app.services.gateway import LedgerGateway, PaymentGateway
+from app.services.notifications.mailer import Mailer, mailer_for
 from app.settings import Settings
 from app.storage.notify import INVENTORY_CHANNEL, CoalescingNotifier
 from app.storage.uow import PlacementUnitOfWork, UnitOfWork
@@ -57,12 +58,15 @@ class Services:
         write_pool: asyncpg.Pool | None,
         clock: Callable[[], datetime] = system_now,
         gateway: PaymentGateway | None = None,
+        mailer: Mailer | None = None,
     ) -> None:
         self.settings = settings
         self._read_pool = read_pool
         self._write_pool = write_pool
         self.clock = clock
         self.gateway: PaymentGateway = gateway or LedgerGateway()
+        # How messages to customers leave: SMTP, or .eml files without a server.
+        self.mailer: Mailer = mailer or mailer_for(settings)
         self.cache = TtlCache()
         self.store_tz = ZoneInfo(settings.store_timezone)
         # Placement's inventory wake-ups, sent after COMMIT, one per window (started by the

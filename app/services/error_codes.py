@@ -56,11 +56,15 @@ class QueueErrorCode(StrEnum):
     NOTHING_TO_RESUME = "NOTHING_TO_RESUME"
     NO_DELAY_PENDING = "NO_DELAY_PENDING"
     NOT_CANCELLABLE = "NOT_CANCELLABLE"
+    INVALID_LINK = "INVALID_LINK"
+    LINK_EXPIRED = "LINK_EXPIRED"
+    LINK_USED = "LINK_USED"
 
 
 class FulfilmentErrorCode(StrEnum):
     """Dispatch and delivery."""
 
+    INVALID = "INVALID"
     NOT_FOUND = "NOT_FOUND"
     NOT_DISPATCHABLE = "NOT_DISPATCHABLE"
     NOT_DELIVERABLE = "NOT_DELIVERABLE"
@@ -89,3 +93,18 @@ class SupplyErrorCode(StrEnum):
     SUPPLY_CLOSED = "SUPPLY_CLOSED"
     SUPPLY_OTHER_SKU = "SUPPLY_OTHER_SKU"
     INVALID_POLICY = "INVALID_POLICY"
+
+
+class NotificationErrorCode(StrEnum):
+    """Messages to customers: retries and replays (ops), unsubscribing, "notify me"."""
+
+    INVALID = "INVALID"
+    NOT_FOUND = "NOT_FOUND"
+    NOT_RETRYABLE = "NOT_RETRYABLE"
+    INVALID_LINK = "INVALID_LINK"
+    LINK_EXPIRED = "LINK_EXPIRED"
+    LINK_USED = "LINK_USED"
+    INVALID_EMAIL = "INVALID_EMAIL"
+    UNKNOWN_CHANNEL = "UNKNOWN_CHANNEL"
+    NOT_SOLD_OUT = "NOT_SOLD_OUT"
+    TOO_MANY_ALERTS = "TOO_MANY_ALERTS"

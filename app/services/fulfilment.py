@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -16,6 +17,7 @@ import asyncpg
 from app.domain.estimates import PromiseCause
 from app.domain.events import Event, EventKind, line_event, order_event
 from app.domain.lines import LineStatus, OrderStatus, shippable
+from app.domain.text import required_text
 from app.services import policy
 from app.services.allocation import settle
 from app.services.container import Services
@@ -53,20 +55,56 @@ async def _order_lines(
     return order, await store.order_lines(conn, order_id)
 
 
+@dataclass(frozen=True)
+class Parcel:
+    """How a dispatch travels, as the customer's dispatch e-mail shows it."""
+
+    carrier: str | None = None
+    tracking_number: str | None = None
+    tracking_url: str | None = None
+
+    def problem(self) -> tuple[str, str] | None:
+        """(field, message) of the first bad value."""
+        for name, value, limit in (
+            ("carrier", self.carrier, 64),
+            ("trackingNumber", self.tracking_number, 64),
+            ("trackingUrl", self.tracking_url, 500),
+        ):
+            if value is not None and not required_text(value, limit):
+                return name, f"At most {limit} characters of text."
+        url = self.tracking_url
+        if url is not None and not url.startswith(("https://", "http://")):
+            return "trackingUrl", "An http(s) URL."
+        return None
+
+    def payload(self) -> dict[str, str]:
+        found = {
+            "carrier": self.carrier,
+            "trackingNumber": self.tracking_number,
+            "trackingUrl": self.tracking_url,
+        }
+        return {k: v for k, v in found.items() if v is not None}
+
+
 async def dispatch(
     services: Services,
     actor: Actor,
     order_id: uuid.UUID,
     line_ids: list[int] | None,
     location: str | None,
+    parcel: Parcel | None = None,
 ) -> Result[Changed]:
     """Ship READY lines and fully allocated released lines: stock leaves the location, the
     units leave their pools, and what is due at dispatch is captured (a deposit's balance,
     an authorization). If the dispatch fails after a capture (a later capture declined, any
     error), the captures already taken are refunded, as at placement."""
+    parcel = parcel or Parcel()
+    problem = parcel.problem()
+    if problem is not None:
+        return Result.fail(E.INVALID, problem[1], "input", problem[0])
     journal = GatewayJournal(services.gateway)
     try:
-        return await _dispatch(services, actor, order_id, line_ids, location, journal)
+        return await _dispatch(services, actor, order_id, line_ids, location, parcel, journal)
     except PaymentDeclined as exc:
         await journal.compensate()
         return Result.fail(E.PAYMENT_DECLINED, f"Capture failed: {exc}", "input")
@@ -81,6 +119,7 @@ async def _dispatch(
     order_id: uuid.UUID,
     line_ids: list[int] | None,
     location: str | None,
+    parcel: Parcel,
     journal: GatewayJournal,
 ) -> Result[Changed]:
     today = services.today()
@@ -148,6 +187,7 @@ async def _dispatch(
             order_id,
             [LineCharge(line["id"], line["quantity"] * line["unit_price_minor"]) for line in ship],
             order["currency"],
+            actor.name,
         )
         events: list[Event] = [
             *movements,
@@ -157,7 +197,7 @@ async def _dispatch(
                     order_id,
                     line["id"],
                     actor.name,
-                    {"status": LineStatus.SHIPPED},
+                    {"status": LineStatus.SHIPPED, **parcel.payload()},
                     {"status": line["status"]},
                 )
                 for line in ship

@@ -18,7 +18,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 import asyncpg
@@ -54,6 +54,7 @@ async def recompute(
     actor: str,
     *,
     only_new: bool = False,
+    note: str | None = None,
 ) -> Repromised:
     """Re-promise the open waiting lines of these SKUs (``only_new``: lines never promised)."""
     if not product_ids:
@@ -131,7 +132,6 @@ async def recompute(
         ):
             consent = DelayConsent.REQUESTED
             writes[i] = (row, est, delayed_days, consent)
-    due = now + timedelta(days=services.settings.delay_consent_wait_days)
     await store.write_promises(
         conn,
         [
@@ -155,8 +155,8 @@ async def recompute(
             for row, est, days, consent in writes
         ],
         now,
-        due,
         actor,
+        note,
     )
     return Repromised(len(writes), delayed)
 

@@ -17,11 +17,14 @@ from app.services import policy
 from app.services.allocation import settle
 from app.services.container import Services
 from app.services.error_codes import QueueErrorCode as E
+from app.services.notifications import links
+from app.services.notifications.content import DELAY_LINK_EXTRA_DAYS
 from app.services.orders.cancellation import cancel
 from app.services.orders.reads import token_matches
 from app.services.results import Actor, Changed, Result, ServiceError
 from app.storage import catalog as catalog_store
 from app.storage import ledger
+from app.storage import notifications as notification_store
 from app.storage import orders as store
 from app.storage.allocation import lock_pools, unallocate
 
@@ -97,22 +100,58 @@ async def respond_to_delay(
 ) -> Result[Changed]:
     """The customer's answer to a delay beyond the threshold: ACCEPT keeps the line (its
     place and its payment); CANCEL cancels it and refunds or voids through the ledger."""
+    return await _answer(services, actor, line_id, decision, order_token, None)
+
+
+async def respond_by_link(
+    services: Services, actor: Actor | None, token: str, decision: str | None
+) -> Result[Changed]:
+    """The answer a delay e-mail's link carries (signed, single use, expiring): the line and
+    the decision are the link's; a ``decision`` given besides must match it."""
+    opened = await links.read(
+        services,
+        links.Purpose.DELAY,
+        token,
+        services.settings.delay_consent_wait_days + DELAY_LINK_EXTRA_DAYS,
+    )
+    data = opened.data or {}
+    line_id, chosen, jti = data.get("l"), data.get("d"), data.get("j")
+    if not isinstance(line_id, int) or chosen not in ("ACCEPT", "CANCEL") or not jti:
+        code = E.LINK_EXPIRED if opened.problem == "EXPIRED" else E.INVALID_LINK
+        message = "This link has expired." if code is E.LINK_EXPIRED else "Not a valid link."
+        return Result.fail(code, message, "input", "linkToken")
+    if decision is not None and decision != chosen:
+        return Result.fail(E.INVALID, "The link is for the other answer.", "input", "decision")
+    return await _answer(services, actor, line_id, str(chosen), None, str(jti))
+
+
+async def _answer(
+    services: Services,
+    actor: Actor | None,
+    line_id: int,
+    decision: str,
+    order_token: str | None,
+    link_id: str | None,
+) -> Result[Changed]:
     if decision not in ("ACCEPT", "CANCEL"):
         return Result.fail(E.INVALID, "ACCEPT or CANCEL.", "input", "decision")
+    field = "linkToken" if link_id else "orderLineId"
     async with services.uow() as uow:
         conn = uow.conn
         row = await store.line_for_consent(conn, line_id)
-        if row is None or not policy.may_answer_delay(
-            actor, row["channel_code"], token_matches(row, order_token)
-        ):
-            return Result.fail(E.NOT_FOUND, "No such order line.", "input", "orderLineId")
+        proof = link_id is not None or (row is not None and token_matches(row, order_token))
+        if row is None or not policy.may_answer_delay(actor, row["channel_code"], proof):
+            return Result.fail(E.NOT_FOUND, "No such order line.", "input", field)
         if row["delay_consent"] != DelayConsent.REQUESTED:
             return Result.fail(
-                E.NO_DELAY_PENDING,
-                "This line has no delay waiting for an answer.",
-                "input",
-                "orderLineId",
+                E.NO_DELAY_PENDING, "This line has no delay waiting for an answer.", "input", field
             )
+        # a link answers once: the first use is recorded with the answer (for CANCEL, just
+        # before the cancellation, which runs in its own transaction)
+        if link_id is not None and not await notification_store.use_token(
+            conn, link_id, links.Purpose.DELAY.value
+        ):
+            return Result.fail(E.LINK_USED, "This link was used already.", "input", field)
         if decision == "ACCEPT":
             await store.set_delay_consent(conn, [line_id], DelayConsent.ACCEPTED)
             await ledger.append(
@@ -123,13 +162,14 @@ async def respond_to_delay(
                         row["order_id"],
                         line_id,
                         _name(actor),
-                        {"delayConsent": DelayConsent.ACCEPTED},
+                        {"delayConsent": DelayConsent.ACCEPTED, "byLink": link_id is not None},
                         {"delayConsent": DelayConsent.REQUESTED},
                     )
                 ],
             )
             await uow.commit()
-            return Result(Changed(row["order_id"], 1))
+            return Result(Changed(row["order_id"], 1, line_id))
+        await uow.commit()
     result = await cancel(
         services,
         actor or CUSTOMER,
@@ -143,7 +183,7 @@ async def respond_to_delay(
         return Result(
             errors=[ServiceError(e.field, E(e.code.value), e.message) for e in result.errors]
         )
-    return Result(Changed(row["order_id"], 1))
+    return Result(Changed(row["order_id"], 1, line_id))
 
 
 CUSTOMER = Actor("customer", frozenset())

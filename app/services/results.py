@@ -38,6 +38,7 @@ class Changed:
 
     order_id: uuid.UUID
     lines: int
+    line_id: int | None = None  # the one line, when a use case changes one
 
 
 class Actor:

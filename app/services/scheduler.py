@@ -4,10 +4,12 @@ Each run of a job holds a PostgreSQL advisory lock named after it on one connect
 replica at a time runs a given job (the others skip that round); inside, the jobs pick rows
 with ``SKIP LOCKED`` as well. Each run is recorded in ``scheduler_runs``.
 
-Jobs: ``RELEASE_PREORDERS`` (launch day, store time zone), ``PROMISE_NEW_LINES`` (first
-promise of lines placed since the last run), ``EXPIRE_DELAY_CONSENTS`` (unanswered delays
-follow the store policy) and ``RENEW_AUTHORIZATIONS`` (authorizations that would expire
-before the goods ship).
+Jobs: ``RELEASE_PREORDERS`` (launch day, store time zone), ``PROMISE_NEW_LINES`` (SKUs a
+PRIORITY order went ahead in; lines without a first promise), ``EXPIRE_DELAY_CONSENTS``
+(unanswered delays follow the store policy), ``RENEW_AUTHORIZATIONS`` (authorizations that
+would expire before the goods ship), ``REMIND_DELIVERIES`` (reminders before expected
+deliveries) and ``SEND_NOTIFICATIONS`` (one round of the e-mail relay, which also runs on its
+own loop: ``OMS_MAIL_RELAY_SECONDS``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from typing import Any
 from app.domain.estimates import PromiseCause
 from app.services import promises, queue
 from app.services.container import Services
+from app.services.notifications import relay
+from app.services.notifications.alerts import release_alerts
+from app.services.notifications.reminders import remind_deliveries
 from app.services.orders.payments import renew_authorizations
 from app.services.results import SYSTEM, Actor
 from app.storage import scheduler as store
@@ -41,6 +46,9 @@ class Job(StrEnum):
     PROMISE_NEW_LINES = "PROMISE_NEW_LINES"
     EXPIRE_DELAY_CONSENTS = "EXPIRE_DELAY_CONSENTS"
     RENEW_AUTHORIZATIONS = "RENEW_AUTHORIZATIONS"
+    REMIND_DELIVERIES = "REMIND_DELIVERIES"
+    SEND_NOTIFICATIONS = "SEND_NOTIFICATIONS"
+    RELEASE_AVAILABILITY_ALERTS = "RELEASE_AVAILABILITY_ALERTS"
 
 
 async def promise_new_lines(services: Services, actor: Actor) -> int:
@@ -88,11 +96,18 @@ async def _renew(services: Services, actor: Actor) -> Any:
     return result.value
 
 
+async def _send(services: Services, actor: Actor) -> Any:
+    return (await relay.run_once(services)).as_dict()
+
+
 JOBS: dict[Job, Callable[[Services, Actor], Awaitable[Any]]] = {
     Job.RELEASE_PREORDERS: _release,
     Job.PROMISE_NEW_LINES: promise_new_lines,
     Job.EXPIRE_DELAY_CONSENTS: queue.expire_delay_consents,
     Job.RENEW_AUTHORIZATIONS: _renew,
+    Job.REMIND_DELIVERIES: remind_deliveries,
+    Job.SEND_NOTIFICATIONS: _send,
+    Job.RELEASE_AVAILABILITY_ALERTS: release_alerts,
 }
 
 

@@ -268,11 +268,12 @@ async def _repromise(
     product_id: uuid.UUID,
     cause: PromiseCause,
     actor: Actor,
+    note: str | None = None,
 ) -> None:
     """Supply moved: the SKU's promises follow (under its pool locks, like every queue
     change), and caches drop the SKU so the PDP shows the new next-customer window."""
     await lock_pools(conn, [product_id])
-    await promises.recompute(conn, services, [product_id], cause, actor.name)
+    await promises.recompute(conn, services, [product_id], cause, actor.name, note=note)
     await notify_inventory_changed(conn, [product_id])
 
 
@@ -330,7 +331,7 @@ async def update_supply_eta(
             ],
         )
         cause = PromiseCause.SUPPLY_SLIPPED if slipped else PromiseCause.SUPPLY_PULLED_IN
-        await _repromise(conn, services, row["product_id"], cause, actor)
+        await _repromise(conn, services, row["product_id"], cause, actor, reason)
         result = await store.supply_record(conn, supply_id)
         await uow.commit()
     return Result(result)
@@ -361,7 +362,9 @@ async def cancel_supply(
                 )
             ],
         )
-        await _repromise(conn, services, row["product_id"], PromiseCause.SUPPLY_CANCELLED, actor)
+        await _repromise(
+            conn, services, row["product_id"], PromiseCause.SUPPLY_CANCELLED, actor, reason
+        )
         result = await store.supply_record(conn, supply_id)
         await uow.commit()
     return Result(result)

@@ -233,3 +233,9 @@ def stored(row: Mapping[str, Any]) -> StoredEvent:
 
 def _loads(value: Any) -> Any:
     return orjson.loads(value) if isinstance(value, str) else value
+
+
+def json_of(value: Any) -> dict[str, Any]:
+    """A jsonb column as a dict (asyncpg hands jsonb over as text); {} for null."""
+    found = _loads(value)
+    return found if isinstance(found, dict) else {}

@@ -322,8 +322,10 @@ SELECT l.id, l.order_id,
        COALESCE(l.promised_latest IS NULL OR l.promised_latest > fp.latest + $2::int, true)
            AS still_delayed
 FROM order_lines l
-LEFT JOIN LATERAL (SELECT lp.latest FROM line_promises lp WHERE lp.line_id = l.id
+LEFT JOIN LATERAL (SELECT lp.latest FROM line_promises lp
+                   WHERE lp.line_id = l.id AND lp.latest IS NOT NULL
                    ORDER BY lp.id LIMIT 1) fp ON true
+-- consent_due_at is set when the customer was told (the delay message was sent)
 WHERE l.delay_consent = 'REQUESTED' AND l.consent_due_at <= $1
   AND l.status IN ('WAITING', 'ALLOCATED')
 ORDER BY l.consent_due_at, l.id

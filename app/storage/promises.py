@@ -90,8 +90,8 @@ async def first_promised_latest(
 WRITE_SQL = f"""
 WITH x AS (
     SELECT * FROM unnest($1::bigint[], $2::date[], $3::date[], $4::text[], $5::bigint[],
-                         $6::text[], $7::int[], $8::text[], $9::text[], $12::uuid[],
-                         $13::text[], $14::text[], $15::date[], $16::date[])
+                         $6::text[], $7::int[], $8::text[], $9::text[], $11::uuid[],
+                         $12::text[], $13::text[], $14::date[], $15::date[])
          AS x(line_id, earliest, latest, confidence, supply_id, reason, delayed_days, consent,
               cause, order_id, number, sku, was_earliest, was_latest)
 ), ev AS (
@@ -100,22 +100,21 @@ WITH x AS (
     {INSERT_EVENTS}
     SELECT CASE WHEN x.delayed_days > 0 THEN '{EventKind.LINE_DELIVERY_DELAYED.value}'
                 ELSE '{EventKind.LINE_PROMISE_CHANGED.value}' END,
-           'LINE', x.line_id::text, x.order_id, x.line_id, $17,
+           'LINE', x.line_id::text, x.order_id, x.line_id, $16,
            jsonb_build_object('earliest', x.was_earliest, 'latest', x.was_latest),
            jsonb_build_object('earliest', x.earliest, 'latest', x.latest,
                               'confidence', x.confidence, 'delayedDays', x.delayed_days,
                               'cause', x.cause, 'reason', x.reason,
                               'consentRequested', x.consent IS NOT DISTINCT FROM 'REQUESTED',
-                              'consentDueAt',
-                              CASE WHEN x.consent = 'REQUESTED' THEN $11::timestamptz END,
-                              'orderNumber', x.number, 'sku', x.sku)
+                              'note', $17::text, 'orderNumber', x.number, 'sku', x.sku)
     FROM x WHERE x.cause <> 'PLACED'
 ), upd AS (
     UPDATE order_lines l
     SET promised_earliest = x.earliest, promised_latest = x.latest,
         promise_confidence = x.confidence, promised_at = $10,
         delay_consent = COALESCE(x.consent, l.delay_consent),
-        consent_due_at = CASE WHEN x.consent = 'REQUESTED' THEN $11 ELSE l.consent_due_at END,
+        -- the customer's time to answer starts when the delay message is sent (the relay)
+        consent_due_at = CASE WHEN x.consent = 'REQUESTED' THEN NULL ELSE l.consent_due_at END,
         updated_at = now()
     FROM x WHERE l.id = x.line_id
 )
@@ -149,18 +148,19 @@ async def write_promises(
     conn: asyncpg.Connection,
     promises: Sequence[NewPromise],
     promised_at: datetime,
-    consent_due_at: datetime,
     actor: str,
+    note: str | None = None,
 ) -> None:
     """New current promises of lines with their history rows and, for every change after a
-    line's first promise, its event (``line.delivery_delayed`` when later), in one statement."""
+    line's first promise, its event (``line.delivery_delayed`` when later; ``note``: why, in
+    the words of whoever changed the supply, for the customer), in one statement."""
     fields = (
         ("line_id", "earliest", "latest", "confidence", "supply_id", "reason"),
         ("delayed_days", "consent", "cause"),
         ("order_id", "order_number", "sku", "was_earliest", "was_latest"),
     )
     first, second, third = ([[getattr(p, f) for p in promises] for f in group] for group in fields)
-    await conn.execute(WRITE_SQL, *first, *second, promised_at, consent_due_at, *third, actor)
+    await conn.execute(WRITE_SQL, *first, *second, promised_at, *third, actor, note)
     if any(p.cause != PromiseCause.PLACED for p in promises):
         await ledger.wake(conn)
 

@@ -612,6 +612,186 @@ class PromiseRequest(SQLModel, table=True):
     requested_at: datetime | None = _created_at()
 
 
+def _ts(nullable: bool = True) -> Any:
+    return Field(default=None, sa_column=Column(DateTime(timezone=True), nullable=nullable))
+
+
+def _updated_at() -> Any:
+    return Field(
+        default=None,
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now()),
+    )
+
+
+class Notification(SQLModel, table=True):
+    """A message to a customer, derived by the relay from one event (or the events of one
+    transaction for one order: ``group_key``), sent at most once per recipient and template.
+    ``message_id`` is made with the row, before any attempt, so a resend is recognisable."""
+
+    __tablename__ = "notifications"
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    group_key: str = Field(sa_column=Column(Text, nullable=False))
+    event_id: int = Field(sa_column=Column(BigInteger, ForeignKey("events.id"), nullable=False))
+    kind: str = Field(sa_column=Column(String(48), nullable=False))
+    template: str = Field(sa_column=Column(String(48), nullable=False))
+    recipient: str = Field(sa_column=Column(Text, nullable=False))
+    transactional: bool = Field(sa_column=Column(Boolean, nullable=False))
+    order_id: uuid.UUID | None = Field(
+        default=None,
+        sa_column=Column(UUID(as_uuid=True), ForeignKey("orders.id", ondelete="CASCADE")),
+    )
+    line_ids: list[int] = Field(
+        default_factory=list,
+        sa_column=Column(ARRAY(BigInteger), nullable=False, server_default=text("'{}'")),
+    )
+    alert_id: int | None = Field(default=None, sa_column=Column(BigInteger))
+    payload: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB))
+    starts_consent: bool = Field(
+        default=False,
+        sa_column=Column(Boolean, nullable=False, server_default=text("false")),
+    )
+    status: str = Field(
+        default="PENDING",
+        sa_column=Column(String(16), nullable=False, server_default=text("'PENDING'")),
+    )
+    attempts: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default=text("0"))
+    )
+    next_attempt_at: datetime | None = _updated_at()
+    lease_until: datetime | None = _ts()
+    message_id: str = Field(sa_column=Column(Text, nullable=False))
+    subject: str | None = Field(default=None, sa_column=Column(Text))
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    sent_at: datetime | None = _ts()
+    created_at: datetime | None = _created_at()
+    updated_at: datetime | None = _updated_at()
+
+    __table_args__ = (
+        UniqueConstraint("group_key", "recipient", "template", name="uq_notifications_once"),
+        UniqueConstraint("message_id", name="uq_notifications_message_id"),
+        CheckConstraint(
+            "status IN ('PENDING', 'SENDING', 'SENT', 'DEAD', 'UNCONFIRMED', 'SUPPRESSED')",
+            name="ck_notifications_status",
+        ),
+        CheckConstraint("attempts >= 0", name="ck_notifications_attempts"),
+        Index(
+            "ix_notifications_due",
+            "next_attempt_at",
+            "id",
+            postgresql_where=text("status = 'PENDING'"),
+        ),
+        Index(
+            "ix_notifications_order",
+            "order_id",
+            "id",
+            postgresql_where=text("order_id IS NOT NULL"),
+        ),
+        Index("ix_notifications_status", "status", "id"),
+    )
+
+
+class RelayCursor(SQLModel, table=True):
+    """Where a follower of the event ledger stands: after the event ``(tx, event_id)``."""
+
+    __tablename__ = "relay_cursors"
+    name: str = Field(sa_column=Column(String(32), primary_key=True))
+    tx: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default=text("0"))
+    )
+    event_id: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default=text("0"))
+    )
+    updated_at: datetime | None = _updated_at()
+
+
+class EmailPreference(SQLModel, table=True):
+    """A customer's choice about the messages they may switch off (reminders)."""
+
+    __tablename__ = "email_preferences"
+    email: str = Field(sa_column=Column(Text, primary_key=True))
+    reminders: bool = Field(sa_column=Column(Boolean, nullable=False))
+    updated_at: datetime | None = _updated_at()
+
+
+class UsedToken(SQLModel, table=True):
+    """A single-use link that was used (its id: signed links carry one)."""
+
+    __tablename__ = "used_tokens"
+    jti: str = Field(sa_column=Column(String(64), primary_key=True))
+    purpose: str = Field(sa_column=Column(String(32), nullable=False))
+    used_at: datetime | None = _updated_at()
+
+
+class AppSecret(SQLModel, table=True):
+    """Secrets the service makes for itself once per database (the link-signing key)."""
+
+    __tablename__ = "app_secrets"
+    name: str = Field(sa_column=Column(String(64), primary_key=True))
+    value: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime | None = _created_at()
+
+
+class DeliveryReminder(SQLModel, table=True):
+    """A reminder offset (days before the expected delivery) a line was settled for."""
+
+    __tablename__ = "delivery_reminders"
+    line_id: int = Field(
+        sa_column=Column(
+            BigInteger, ForeignKey("order_lines.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    offset_days: int = Field(sa_column=Column(Integer, primary_key=True))
+    created_at: datetime | None = _created_at()
+
+
+class AvailabilityAlert(SQLModel, table=True):
+    """A "notify me" sign-up for a SKU: PENDING until the customer confirms it (double
+    opt-in), CONFIRMED in sign-up order, NOTIFIED when its alert went out."""
+
+    __tablename__ = "availability_alerts"
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    product_id: uuid.UUID = Field(
+        sa_column=Column(
+            UUID(as_uuid=True), ForeignKey("products.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    email: str = Field(sa_column=Column(Text, nullable=False))
+    channel: str | None = Field(
+        default=None, sa_column=Column(String(64), ForeignKey("channels.code"))
+    )
+    status: str = Field(
+        default="PENDING",
+        sa_column=Column(String(16), nullable=False, server_default=text("'PENDING'")),
+    )
+    opened_state: str | None = Field(default=None, sa_column=Column(String(16)))
+    created_at: datetime | None = _created_at()
+    confirmed_at: datetime | None = _ts()
+    notified_at: datetime | None = _ts()
+    held_until: datetime | None = _ts()
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('PENDING', 'CONFIRMED', 'NOTIFIED', 'CANCELLED')",
+            name="ck_availability_alerts_status",
+        ),
+        Index(
+            "uq_availability_alerts_open",
+            "product_id",
+            "email",
+            unique=True,
+            postgresql_where=text("status IN ('PENDING', 'CONFIRMED')"),
+        ),
+        Index(
+            "ix_availability_alerts_queue",
+            "product_id",
+            "created_at",
+            "id",
+            postgresql_where=text("status = 'CONFIRMED'"),
+        ),
+        Index("ix_availability_alerts_email", "email"),
+    )
+
+
 # Reflection (Alembic's autogenerate) knows the type by its name.
 ischema_names["xid8"] = Xid8
 
@@ -646,7 +826,7 @@ class Event(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint(
             "subject IN ('ORDER', 'LINE', 'SKU', 'SUPPLY', 'CUSTOMER', 'CARRIER_SERVICE', "
-            "'POOL', 'SHIPMENT')",
+            "'POOL', 'SHIPMENT', 'NOTIFICATION', 'ALERT')",
             name="ck_events_subject",
         ),
         Index("ix_events_order", "order_id", "id", postgresql_where=text("order_id IS NOT NULL")),

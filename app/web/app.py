@@ -22,6 +22,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 from app.metrics import HTTP_LATENCY, HTTP_REQUESTS, POOLS
 from app.services.container import Services, system_now
 from app.services.live import LiveHub
+from app.services.notifications import relay
 from app.services.scheduler import run_forever
 from app.settings import Settings
 from app.storage.database import redact
@@ -136,10 +137,13 @@ def create_app(
         await hub.start()
         hubs["live"] = hub
 
+        mail_wake = asyncio.Event()
+
         def on_change(channel: str, payload: str) -> None:
             if channel == INVENTORY_CHANNEL:
                 response_cache.clear()
             hub.notified(channel, payload)
+            mail_wake.set()
 
         def on_listener_state(connected: bool) -> None:
             # Without the wake-up, caches could outlive a change: keep them off until back.
@@ -159,19 +163,27 @@ def create_app(
         stopping = asyncio.Event()
         if settings.scheduler_seconds > 0:
             scheduler = asyncio.create_task(run_forever(svc, settings.scheduler_seconds, stopping))
+        mailer: asyncio.Task[None] | None = None
+        if settings.mail_relay_seconds > 0:
+            mailer = asyncio.create_task(
+                relay.run_forever(svc, settings.mail_relay_seconds, mail_wake, stopping),
+                name="oms-mail-relay",
+            )
         log.info("service_started", database=redact(database_url))
         try:
             yield
         finally:
-            if scheduler is not None:
-                # let a running job finish its transaction; cancel only a stuck one
-                stopping.set()
+            stopping.set()
+            for task in (scheduler, mailer):
+                if task is None:
+                    continue
+                # let a running job or send finish its transaction; cancel only a stuck one
                 try:
-                    await asyncio.wait_for(asyncio.shield(scheduler), 30)
+                    await asyncio.wait_for(asyncio.shield(task), 30)
                 except TimeoutError:
-                    scheduler.cancel()
+                    task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
-                        await scheduler
+                        await task
             await listener.stop()
             await hub.stop()
             hubs.pop("live", None)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import AsyncGenerator
-from datetime import date, datetime
+from datetime import date
 from typing import Any
 
 import strawberry
@@ -148,9 +148,9 @@ class DeliveryEstimateChange:
     delayed_days: int = strawberry.field(description="Days later than before (0: not later).")
     consent_requested: bool = strawberry.field(
         description="The delay is past the store's threshold: the customer is asked to accept "
-        "it or cancel (respondToDelay)."
+        "it or cancel (respondToDelay); their time to answer starts when the delay e-mail is "
+        "sent (the line's consentDueAt)."
     )
-    consent_due_at: datetime | None
     _order_id: strawberry.Private[Any]
     _line_id: strawberry.Private[int]
 
@@ -187,9 +187,6 @@ def _change(row: Any) -> DeliveryEstimateChange:
         cause=PromiseCause(payload["cause"]) if payload.get("cause") else None,
         delayed_days=int(payload.get("delayedDays") or 0),
         consent_requested=bool(payload.get("consentRequested")),
-        consent_due_at=(
-            datetime.fromisoformat(payload["consentDueAt"]) if payload.get("consentDueAt") else None
-        ),
         _order_id=row["order_id"],
         _line_id=row["line_id"],
     )

@@ -141,6 +141,8 @@ class Event(Node):
             key = global_id("Order", key)
         elif subject is Subject.LINE:
             key = global_id("OrderLine", key)
+        elif subject is Subject.NOTIFICATION:
+            key = global_id("Notification", key)
         return cls(
             id=global_id("Event", str(row["id"])),
             kind=row["kind"],

@@ -21,7 +21,7 @@ CANCEL_ORDER = order_mutation("cancelOrder", "CancelOrderInput")
 
 
 async def delayed_line(server: LiveServer, sku: str) -> dict[str, Any]:
-    """An order whose only line waits for a delay answer (REQUESTED)."""
+    """An order whose only line waits for a delay answer (REQUESTED), the customer told."""
     await product(server, sku, *backorderable(sku), price=2000)
     po = await purchase_order(server, sku, 10, 10, supplier="RV-CONSENT")
     order = await place(server, sku, 2)
@@ -30,5 +30,8 @@ async def delayed_line(server: LiveServer, sku: str) -> dict[str, Any]:
         UPDATE_ETA, {"input": {"id": po["id"], "expectedOn": days(server, 60), "reason": "fire"}}
     )
     assert moved.data["updateSupplyEta"]["userErrors"] == []
-    assert (await fresh_line(server, order))["delayConsent"] == "REQUESTED"
+    await run_job(server, "SEND_NOTIFICATIONS")  # the customer is told: their clock starts
+    told = await fresh_line(server, order)
+    assert told["delayConsent"] == "REQUESTED"
+    assert told["consentDueAt"] is not None
     return order

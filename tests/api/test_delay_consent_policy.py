@@ -67,8 +67,10 @@ async def test_the_cancel_on_no_answer_policy_does_not_cancel_a_line_whose_delay
             {"input": {"id": po["id"], "expectedOn": days(server, when), "reason": "news"}},
         )
         assert moved.data["updateSupplyEta"]["userErrors"] == []
+    await run_job(server, "SEND_NOTIFICATIONS")  # the customer is told: their clock starts
     back = await fresh_line(server, order)
     assert back["delayConsent"] == "REQUESTED"
+    assert back["consentDueAt"] is not None
     # within the threshold of the first promise again (a slip widens the window 3 days)
     gap = date.fromisoformat(back["deliveryEstimate"]["latest"]) - date.fromisoformat(
         first["latest"]

@@ -199,16 +199,20 @@ async def test_the_event_trail_records_placement_queueing_and_cancellation_with_
 
     after_line = (await cancel_line(server, order["id"], back["id"], "no longer needed"))["order"]
     cancelled = after_line["events"][3:]
-    assert [(e["kind"], line_id(e)) for e in cancelled] == [("LINE_CANCELLED", back["id"])]
+    assert [(e["kind"], line_id(e)) for e in cancelled] == [
+        ("LINE_CANCELLED", back["id"]),
+        ("PAYMENT_REFUNDED", None),  # its deposit, recorded with the cancellation
+    ]
     assert re.fullmatch(r"key:[0-9a-f]+:tests-ops", cancelled[0]["actor"])
     assert cancelled[0]["before"] == {"status": "WAITING", "quantity": 2, "pool": "BACKORDER"}
     assert cancelled[0]["payload"] == {"status": "CANCELLED", "reason": "no longer needed"}
 
     whole = (await cancel_order(server, order["id"], "gone"))["order"]
-    last = whole["events"][4:]
+    last = whole["events"][5:]
     assert [(e["kind"], line_id(e)) for e in last] == [
         ("LINE_CANCELLED", ready["id"]),
         ("ORDER_CANCELLED", None),
+        ("PAYMENT_REFUNDED", None),
     ]
     assert {e["actor"] for e in last} == {cancelled[0]["actor"]}
     assert last[1]["before"] == {"status": "PLACED"}

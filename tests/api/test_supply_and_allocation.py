@@ -909,8 +909,12 @@ async def test_a_long_slip_asks_for_consent_and_accept_cancel_and_no_answer_each
         input={"id": po["id"], "expectedOn": days(server, 40), "reason": "factory fire"},
     )
     for order in (first, second, third):
+        asked = await fresh_line(server, order)
+        assert asked["delayConsent"] == "REQUESTED", asked
+        assert asked["consentDueAt"] is None  # until the customer is told
+    await run_job(server, "SEND_NOTIFICATIONS")
+    for order in (first, second, third):
         found = await fresh_line(server, order)
-        assert found["delayConsent"] == "REQUESTED", found
         assert found["consentDueAt"] is not None
         assert found["promiseHistory"][-1]["delayedDays"] > 14
 

@@ -107,9 +107,6 @@ async def _cancel_once(
                 "input",
                 "orderLineId",
             )
-        await reverse_on_cancel(
-            conn, services.gateway, order_id, line_ids, order["currency"], reason
-        )
         events: list[Event] = [
             line_event(
                 EventKind.LINE_CANCELLED,
@@ -133,6 +130,10 @@ async def _cancel_once(
                 )
             )
         await ledger.append(conn, events)
+        # the money follows the lines: refunds and voids, recorded after the cancellation
+        await reverse_on_cancel(
+            conn, services.gateway, order_id, line_ids, order["currency"], reason, actor.name
+        )
         releases: dict[int, int] = {}
         lock_key: dict[int, tuple[str, int]] = {}
         for line in open_lines:

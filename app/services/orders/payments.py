@@ -11,10 +11,11 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 
-from app.domain.events import EventKind, line_event
+from app.domain.events import EventKind, line_event, order_event
 from app.domain.payments import (
     LedgerEntry,
     PaymentKind,
@@ -86,9 +87,11 @@ async def reverse_on_cancel(
     line_ids: Sequence[int],
     currency: str,
     reason: str | None,
+    actor: str,
 ) -> None:
     """Refund each capture and void the live authorization of every cancelled line, each by
-    the reference the gateway gave it (a real PSP needs it), and record them."""
+    the reference the gateway gave it (a real PSP needs it), and record them (entries, and
+    one ``payment.refunded`` event with the totals)."""
     by_line = await store.entries_by_line(conn, line_ids)
     entries: list[NewEntry] = []
     for line_id in line_ids:
@@ -109,6 +112,30 @@ async def reverse_on_cancel(
                 )
             )
     await store.insert_entries(conn, order_id, entries)
+    if entries:
+        await ledger.append(
+            conn, [_money_event(EventKind.PAYMENT_REFUNDED, order_id, entries, currency, actor)]
+        )
+
+
+def _money_event(
+    kind: EventKind, order_id: uuid.UUID, entries: Sequence[NewEntry], currency: str, actor: str
+) -> Any:
+    sums: dict[str, int] = {}
+    for entry in entries:
+        sums[entry.kind.value] = sums.get(entry.kind.value, 0) + entry.amount_minor
+    return order_event(
+        kind,
+        order_id,
+        actor,
+        {
+            "amounts": sums,
+            "amountMinor": sum(sums.values()),
+            "currency": currency,
+            "lineIds": sorted({e.line_id for e in entries}),
+            "balance": kind is EventKind.PAYMENT_CAPTURED,
+        },
+    )
 
 
 @dataclass(frozen=True)
@@ -123,9 +150,11 @@ async def capture_on_dispatch(
     order_id: uuid.UUID,
     lines: Sequence[LineCharge],
     currency: str,
+    actor: str,
 ) -> None:
     """Capture what each shipped line still owes (a deposit's balance, an authorization) and
-    record it; ``PaymentDeclined`` on a refusal (the journal then refunds the rest)."""
+    record it (entries, and one ``payment.captured`` event with the total); ``PaymentDeclined``
+    on a refusal (the journal then refunds the rest)."""
     by_line = await store.entries_by_line(conn, [line.line_id for line in lines])
     entries: list[NewEntry] = []
     for line in lines:
@@ -133,6 +162,10 @@ async def capture_on_dispatch(
         if planned is not None:
             entries.append(await _call(journal, line.line_id, planned, currency))
     await store.insert_entries(conn, order_id, entries)
+    if entries:
+        await ledger.append(
+            conn, [_money_event(EventKind.PAYMENT_CAPTURED, order_id, entries, currency, actor)]
+        )
 
 
 async def renew_authorizations(

@@ -28,6 +28,13 @@ class DispatchOrderLinesInput:
     location: str | None = strawberry.field(
         default=None, description="Default: the location with the most stock of each SKU."
     )
+    carrier: str | None = strawberry.field(
+        default=None, description="Who carries the parcel (shown in the dispatch e-mail)."
+    )
+    tracking_number: str | None = None
+    tracking_url: str | None = strawberry.field(
+        default=None, description="Where the customer follows the parcel (http or https)."
+    )
 
 
 @strawberry.type
@@ -45,7 +52,12 @@ async def dispatch_order_lines(
         Result(errors=no_order("orderId", FulfilmentErrorCode.NOT_FOUND))
         if order_id is None
         else await fulfilment.dispatch(
-            info.context.services, actor, order_id, line_keys(input.line_ids), input.location
+            info.context.services,
+            actor,
+            order_id,
+            line_keys(input.line_ids),
+            input.location,
+            fulfilment.Parcel(input.carrier, input.tracking_number, input.tracking_url),
         )
     )
     return DispatchOrderLinesPayload(

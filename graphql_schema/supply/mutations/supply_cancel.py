@@ -19,7 +19,10 @@ from graphql_schema.supply.types import Supply
 @strawberry.input
 class CancelSupplyInput:
     id: strawberry.ID
-    reason: str
+    reason: str = strawberry.field(
+        description="Why; customers read it in the delay e-mail when their window moves "
+        "later, so write it for them."
+    )
 
 
 @strawberry.type

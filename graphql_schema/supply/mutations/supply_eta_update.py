@@ -21,7 +21,10 @@ from graphql_schema.supply.types import Supply
 class UpdateSupplyEtaInput:
     id: strawberry.ID
     expected_on: date
-    reason: str
+    reason: str = strawberry.field(
+        description="Why; customers read it in the delay e-mail when their window moves "
+        "later, so write it for them."
+    )
 
 
 @strawberry.type
