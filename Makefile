@@ -7,13 +7,14 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck pytest schema bench clean
+.PHONY: help run test lint typecheck pytest schema bench vendor-graphiql clean
 
 help:
 	@echo "make run    - start the service with demo data (embedded PostgreSQL unless OMS_DATABASE_URL is set)"
 	@echo "make test   - ruff, mypy and the whole pytest suite"
 	@echo "make schema - re-export graphql_schema/schema.graphql"
 	@echo "make bench  - run the benchmarks in benchmarks/"
+	@echo "make vendor-graphiql - fetch the pinned GraphiQL assets from npm into app/web/static/graphiql/"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required, found " + sys.version.split()[0])'
@@ -46,6 +47,9 @@ bench: $(STAMP)
 		case $$name in __init__|harness) continue;; esac; \
 		echo "== $$script"; $(BIN)/python -m benchmarks.$$name || exit 1; \
 	done
+
+vendor-graphiql:
+	scripts/vendor_graphiql.sh
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

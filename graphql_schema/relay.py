@@ -13,6 +13,7 @@ from typing import Generic, TypeVar
 
 import strawberry
 
+from app.domain.text import storable
 from graphql_schema.errors import PublicError
 
 T = TypeVar("T")
@@ -66,7 +67,7 @@ def decode_cursor(kind: str, cursor: str | None) -> str | None:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise PublicError("Invalid cursor.", "INVALID_CURSOR") from None
     prefix, _, value = raw.partition(":")
-    if prefix != kind or not value:
+    if prefix != kind or not value or not storable(value):
         raise PublicError("Invalid cursor.", "INVALID_CURSOR")
     return value
 
@@ -99,7 +100,7 @@ def split_global_id(value: str) -> tuple[str, str] | None:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         return None
     type_name, _, key = raw.partition(":")
-    return (type_name, key) if type_name and key else None
+    return (type_name, key) if type_name and key and storable(key) else None
 
 
 def parse_global_id(type_name: str, value: str) -> str:

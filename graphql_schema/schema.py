@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import strawberry
-from graphql import ASTValidationRule
+from graphql import ASTValidationRule, OperationDefinitionNode, parse
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
@@ -17,10 +17,15 @@ from strawberry.extensions.max_aliases import create_validator as create_alias_v
 from strawberry.extensions.query_depth_limiter import create_validator as create_depth_validator
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.utils.str_converters import to_camel_case
 
 from app.settings import Settings
-from graphql_schema.errors import make_should_mask
-from graphql_schema.extensions import DocumentCache, OperationMetrics
+from graphql_schema.errors import OMSSchema, make_should_mask
+from graphql_schema.extensions import (
+    DocumentCache,
+    OperationMetrics,
+    introspection_depth_rule,
+)
 from graphql_schema.fulfilment.mutations import FulfilmentMutations
 from graphql_schema.inventory.mutations import InventoryMutations
 from graphql_schema.inventory.queries import InventoryQueries
@@ -67,13 +72,17 @@ Mutation = merge_types(
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     should_mask = make_should_mask(settings.debug)
-    documents = DocumentCache(max_tokens=settings.max_tokens)
+    documents = DocumentCache(
+        max_tokens=settings.max_tokens, max_bytes=settings.document_cache_bytes
+    )
     limits: list[type[ASTValidationRule]] = [
         create_depth_validator(settings.max_query_depth, None, None),
+        introspection_depth_rule(settings.max_introspection_depth),
         create_alias_validator(settings.max_aliases),
     ]
+    known = known_operation_names()
     extensions: list[Callable[[], SchemaExtension] | type[SchemaExtension]] = [
-        OperationMetrics,
+        lambda: OperationMetrics(known),
         documents.extension,
         # One rule class per schema, built once: the validation cache keys on the rule
         # classes, so per-request limiter instances (new classes each time) never hit it.
@@ -82,13 +91,31 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     ]
     if not settings.introspection:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(
+    return OMSSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
     )
+
+
+DOCUMENTS = Path(__file__).with_name("documents")
+
+
+def known_operation_names() -> frozenset[str]:
+    """Names metrics may carry: the root fields, and the trusted documents' operations."""
+    names: set[str] = set()
+    for root in (Query, Mutation, Subscription):
+        definition = root.__strawberry_definition__  # type: ignore[attr-defined]
+        names.update(
+            field.graphql_name or to_camel_case(field.python_name) for field in definition.fields
+        )
+    for path in DOCUMENTS.glob("*.graphql"):
+        for node in parse(path.read_text(encoding="utf-8")).definitions:
+            if isinstance(node, OperationDefinitionNode) and node.name:
+                names.add(node.name.value)
+    return frozenset(names)
 
 
 def export_sdl() -> str:

@@ -32,6 +32,7 @@ class Subject(StrEnum):
     SHIPMENT = "SHIPMENT"  # subject_id: the shipment's id
     NOTIFICATION = "NOTIFICATION"  # subject_id: the notification's id
     ALERT = "ALERT"  # subject_id: the availability alert's id
+    CHANNEL = "CHANNEL"  # subject_id: the channel's code
 
 
 class EventKind(StrEnum):
@@ -85,6 +86,7 @@ class EventKind(StrEnum):
     # reference data and customers
     CUSTOMER_PRIORITY_SET = "customer.priority_set"
     CARRIER_SERVICE_SET = "carrier_service.set"
+    CHANNEL_LIMITS_SET = "channel.limits_set"
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ re-plans from a fresh snapshot when one of them loses a race.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
@@ -181,3 +181,64 @@ def order_tags(
 def normalise_tags(tags: Iterable[str]) -> list[str]:
     """Tags as stored: trimmed, upper case, no blanks, no duplicates, sorted."""
     return sorted({t.strip().upper() for t in tags if t.strip()})
+
+
+# ---------------------------------------------------------------- what one order may take
+
+
+@dataclass(frozen=True)
+class UnitLimits:
+    """A channel's limits: units on one order line, and units of one SKU that one customer
+    may have on open orders (not cancelled, not shipped) on the channel, this order's
+    included."""
+
+    per_line: int
+    per_customer_sku: int
+
+
+@dataclass(frozen=True)
+class LineRefusal:
+    """Why the order's line ``index`` is refused."""
+
+    index: int
+    message: str
+
+
+def limit_refusals(
+    lines: Sequence[tuple[str, int]], open_units: Mapping[str, int], limits: UnitLimits
+) -> list[LineRefusal]:
+    """The lines (``(sku, quantity)`` in order) that pass the channel's limits: a line above
+    the per-line limit, and for each SKU the line at which the customer's open units plus this
+    order's pass the per-customer limit (once per SKU)."""
+    refusals: list[LineRefusal] = []
+    taken = dict(open_units)
+    for index, (sku, quantity) in enumerate(lines):
+        if quantity > limits.per_line:
+            refusals.append(
+                LineRefusal(index, f"At most {limits.per_line} units per line on this channel.")
+            )
+            continue
+        before = taken.get(sku, 0)
+        taken[sku] = before + quantity
+        if before <= limits.per_customer_sku < taken[sku]:
+            held = open_units.get(sku, 0)
+            refusals.append(
+                LineRefusal(
+                    index,
+                    f"At most {limits.per_customer_sku} units of {sku} per customer on this "
+                    f"channel, open orders included ({held} already).",
+                )
+            )
+    return refusals
+
+
+def amount_refusals(lines: Sequence[tuple[int, int]], largest: int) -> list[LineRefusal]:
+    """The lines (``(quantity, unit price)`` in order) at which a line's amount or the
+    order's running total passes ``largest`` (the biggest amount stored: 64 bits)."""
+    total = 0
+    for index, (quantity, price) in enumerate(lines):
+        amount = quantity * price
+        total += amount
+        if amount > largest or total > largest:
+            return [LineRefusal(index, f"The order's total would pass {largest} minor units.")]
+    return []

@@ -14,10 +14,11 @@ from typing import Any
 
 import asyncpg
 
+from app.domain.dates import date_problem
 from app.domain.estimates import PromiseCause
 from app.domain.events import Event, EventKind, line_event, order_event
 from app.domain.lines import LineStatus, OrderStatus, shippable
-from app.domain.text import required_text
+from app.domain.text import lookup_key, required_text
 from app.services import policy
 from app.services.allocation import settle
 from app.services.container import Services
@@ -70,7 +71,7 @@ class Parcel:
             ("trackingNumber", self.tracking_number, 64),
             ("trackingUrl", self.tracking_url, 500),
         ):
-            if value is not None and not required_text(value, limit):
+            if value is not None and not required_text(value, limit, one_line=True):
                 return name, f"At most {limit} characters of text."
         url = self.tracking_url
         if url is not None and not url.startswith(("https://", "http://")):
@@ -102,6 +103,8 @@ async def dispatch(
     problem = parcel.problem()
     if problem is not None:
         return Result.fail(E.INVALID, problem[1], "input", problem[0])
+    if location is not None and not lookup_key(location):  # names no location
+        return Result.fail(E.UNKNOWN_LOCATION, f"No location {location!r}.", "input", "location")
     journal = GatewayJournal(services.gateway)
     try:
         return await _dispatch(services, actor, order_id, line_ids, location, parcel, journal)
@@ -240,10 +243,10 @@ async def confirm_delivery(
     line_ids: list[int] | None,
     delivered_on: date,
 ) -> Result[Changed]:
-    if delivered_on > services.today():
-        return Result.fail(
-            E.INVALID_DATE, "A delivery date cannot be in the future.", "input", "deliveredOn"
-        )
+    if problem := date_problem(
+        delivered_on, services.today(), future=False, what="A delivery date"
+    ):
+        return Result.fail(E.INVALID_DATE, problem, "input", "deliveredOn")
     async with services.uow() as uow:
         conn = uow.conn
         found = await _order_lines(conn, actor, order_id)

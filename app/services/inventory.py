@@ -17,17 +17,19 @@ from typing import Any
 import asyncpg
 
 from app.domain.availability import MAX_UNITS, PaymentTerms, PoolKind
+from app.domain.dates import date_problem
 from app.domain.estimates import PromiseCause
 from app.domain.events import EventKind, sku_event
+from app.domain.text import MAX_CODE, json_problem, text_problem
 from app.services.allocation import settle
 from app.services.container import Services
 from app.services.error_codes import CatalogErrorCode as E
-from app.services.results import Actor, Result, ServiceError
+from app.services.results import Actor, Result, ServiceError, refusals
 from app.storage import catalog as catalog_store
 from app.storage import inventory as store
 from app.storage import ledger
 from app.storage import reference as reference_store
-from app.storage.allocation import lock_pools
+from app.storage.allocation import last_served, lock_pools, unallocate
 from app.storage.inventory import SkuRecord, fetch_records, iso
 from app.storage.notify import notify_inventory_changed
 
@@ -152,12 +154,27 @@ def _check_payment(payment: PaymentInput, prefix: str) -> list[ServiceError]:
     return errors
 
 
+def _release_date_errors(value: date | None, today: date) -> list[ServiceError]:
+    """A release date within the planning horizon (``app.domain.dates``)."""
+    problem = None if value is None else date_problem(value, today, what="The release date")
+    return [ServiceError(("input", "releaseDate"), E.INVALID_DATE, problem)] if problem else []
+
+
 async def create_product(services: Services, actor: Actor, data: ProductInput) -> Result[SkuRecord]:
-    errors: list[ServiceError] = []
-    if not data.sku.strip() or len(data.sku) > 64:
-        errors.append(ServiceError(("input", "sku"), E.INVALID, "SKU must be 1 to 64 characters."))
-    if not data.name.strip():
-        errors.append(ServiceError(("input", "name"), E.INVALID, "Name must not be empty."))
+    errors = refusals(
+        E.INVALID,
+        [
+            (("input", "sku"), text_problem(data.sku, MAX_CODE, required=True, one_line=True)),
+            (("input", "name"), text_problem(data.name, required=True, one_line=True)),
+            (("input", "family"), text_problem(data.family, one_line=True)),
+            (("input", "description"), text_problem(data.description)),
+            *(
+                (("input", "tags", str(i)), text_problem(tag, MAX_CODE, one_line=True))
+                for i, tag in enumerate(data.tags)
+            ),
+            (("input", "options"), json_problem(data.options)),
+        ],
+    )
     if data.price_minor < 0:
         errors.append(
             ServiceError(
@@ -174,6 +191,7 @@ async def create_product(services: Services, actor: Actor, data: ProductInput) -
         )
     elif too_many := _too_many(data.safety_stock, "input", "safetyStock", what="Safety stock"):
         errors.append(too_many)
+    errors += _release_date_errors(data.release_date, services.today())
     if errors:
         return Result(errors=errors)
     async with services.uow() as uow:
@@ -207,7 +225,12 @@ async def create_product(services: Services, actor: Actor, data: ProductInput) -
 async def configure_preorder(
     services: Services, actor: Actor, data: PreorderInput
 ) -> Result[SkuRecord]:
-    errors = _check_payment(data.payment, "input") + _check_cap(data.cap)
+    errors = (
+        _check_payment(data.payment, "input")
+        + _check_cap(data.cap)
+        + refusals(E.INVALID, [(("input", "message"), text_problem(data.message))])
+        + _release_date_errors(data.release_date, services.today())
+    )
     if errors:
         return Result(errors=errors)
     async with services.uow() as uow:
@@ -263,7 +286,11 @@ async def configure_preorder(
 async def configure_backorder(
     services: Services, actor: Actor, data: BackorderInput
 ) -> Result[SkuRecord]:
-    errors = _check_payment(data.payment, "input") + _check_cap(data.cap)
+    errors = (
+        _check_payment(data.payment, "input")
+        + _check_cap(data.cap)
+        + refusals(E.INVALID, [(("input", "message"), text_problem(data.message))])
+    )
     if errors:
         return Result(errors=errors)
     async with services.uow() as uow:
@@ -323,8 +350,16 @@ async def change_stock(
     delta: int | None = None,
     reason: str,
     note: str | None = None,
+    release_reserved: bool = False,
 ) -> Result[SkuRecord]:
-    """``setStock`` (absolute ``quantity``, e.g. a count) or ``adjustStock`` (``delta``)."""
+    """``setStock`` (absolute ``quantity``, e.g. a count) or ``adjustStock`` (``delta``).
+
+    On hand never drops below the units ring-fenced for waiting lines (RESERVED): that is
+    ``BELOW_RESERVED``, unless ``release_reserved`` says what happens to those lines. Then the
+    lines served last give their units back (whole lines, last in the queue first, until
+    enough are free) and keep their place at the head of the queue: ``settle`` serves them
+    again, FIFO, from what is left, and re-promises them, in this transaction and under the
+    SKU's pool locks (as a pause or a cancellation hands units back)."""
     if (quantity is None) == (delta is None):
         raise ValueError("give exactly one of quantity or delta")
     errors: list[ServiceError] = []
@@ -344,6 +379,8 @@ async def change_stock(
                 f"Delta must be between -{MAX_UNITS} and {MAX_UNITS}.",
             )
         )
+    if note_problem := text_problem(note):
+        errors.append(ServiceError(("input", "note"), E.INVALID, note_problem))
     if reason not in STOCK_REASONS:
         errors.append(
             ServiceError(
@@ -381,6 +418,20 @@ async def change_stock(
                 "input",
                 "delta",
             )
+        on_hand, reserved = await store.on_hand_and_reserved(conn, product["id"])
+        short = reserved - (on_hand - current + new)
+        if short > 0 and not release_reserved:
+            return Result.fail(
+                E.BELOW_RESERVED,
+                f"{reserved} units are ring-fenced for waiting orders; on hand would be "
+                f"{on_hand - current + new}. Give releaseReserved: true to take {short} back "
+                "from the lines served last (they keep their place in the queue).",
+                "input",
+                "delta" if delta is not None else "quantity",
+            )
+        if short > 0:
+            lines = await last_served(conn, product["id"], short)
+            await unallocate(conn, lines, PromiseCause.STOCK_CHANGE, actor.name)
         await store.set_on_hand(conn, product["id"], location, new)
         await ledger.append(
             conn,

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from app.services.results import Actor
+from app.services.results import SYSTEM, Actor
 
 OPS = "ops"
 STOREFRONT = "storefront"
@@ -110,7 +110,35 @@ def may_answer_delay(actor: Actor | None, order_channel: str, token_matches: boo
     return may_read_order(actor, order_channel, token_matches)
 
 
+# Actors whose recorded name tells nothing about anyone's credentials (``results.SYSTEM``, and
+# ``queue.CUSTOMER``, the customer answering with an order token); every other recorded actor
+# is an API key, ``key:<prefix>:<name>``.
+NEUTRAL_ACTORS = frozenset({SYSTEM.name, "customer"})
+STORE_ACTOR = "store"
+
+
+def actor_shown_to(viewer: Actor | None, recorded: str, order_channel: str | None) -> str:
+    """Who made a change, as ``viewer`` may see it. Ops, and the order's channel (for events
+    outside orders: whoever may read internals), see the actor as recorded. Anyone else (a
+    customer with the order's token, a storefront) sees its own changes as recorded and every
+    API key's as ``store``: a key's prefix and name are nobody else's business."""
+    if order_channel is None:
+        trusted = is_integration(viewer)
+    else:
+        trusted = may_manage_order(viewer, order_channel)
+    if trusted or recorded in NEUTRAL_ACTORS or (viewer is not None and viewer.name == recorded):
+        return recorded
+    return STORE_ACTOR
+
+
 def trusts_customer_claims(actor: Actor) -> bool:
-    """Whether the e-mail an order names may bring that customer's priority: a storefront
-    cannot prove who typed the e-mail at checkout; channel integrations and ops can."""
+    """Whether the e-mail an order names may bring that customer's priority, and the name it
+    gives replace the customer record's: a storefront cannot prove who typed the e-mail at
+    checkout (its order keeps the contact it was given); channel integrations and ops can."""
     return is_integration(actor)
+
+
+def bound_by_channel_limits(actor: Actor) -> bool:
+    """Whether a channel's unit limits (per line, per customer and SKU) bind this caller's
+    orders: storefronts and channel integrations are; ops, placing by hand, are not."""
+    return not is_ops(actor)

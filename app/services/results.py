@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Generic, TypeVar
@@ -15,6 +16,14 @@ class ServiceError:
     field: tuple[str, ...] | None
     code: StrEnum
     message: str
+
+
+def refusals(
+    code: StrEnum, checks: Iterable[tuple[tuple[str, ...], str | None]]
+) -> list[ServiceError]:
+    """An error with ``code`` for every ``(field path, problem)`` that has a problem (the
+    messages of ``app.domain.text`` and ``app.domain.dates``), in the order given."""
+    return [ServiceError(path, code, problem) for path, problem in checks if problem]
 
 
 @dataclass

@@ -19,6 +19,7 @@ import asyncpg
 import orjson
 
 from app.domain.availability import MAX_UNITS
+from app.domain.dates import HORIZON_DAYS, date_problem
 from app.domain.estimates import PromiseCause, available_to_promise
 from app.domain.events import Event, EventKind, Subject, sku_event
 from app.domain.text import clean_text, required_text
@@ -37,11 +38,13 @@ from app.storage.inventory import SkuRecord, fetch_records
 from app.storage.notify import notify_inventory_changed
 
 MAX_RUN_DAYS = 3660
-MAX_LEAD_DAYS = 3660
+MAX_LEAD_DAYS = HORIZON_DAYS
+"""A supplier's lead time: at most the planning horizon (``app.domain.dates``)."""
 
 
 def _text_ok(value: str | None, required: bool = False) -> bool:
-    """``clean_text`` (no NUL, at most ``MAX_TEXT``), and not blank when required."""
+    """``clean_text`` (text that can be stored, at most ``MAX_TEXT``), and not blank when
+    required."""
     return required_text(value) if required else clean_text(value)
 
 
@@ -108,11 +111,6 @@ def _supply_event(
     return Event(kind, Subject.SUPPLY, str(supply_id), actor.name, payload, before)
 
 
-def _too_far(value: date, today: date) -> bool:
-    """Past the planning horizon (PostgreSQL would also store 9999-12-31 as 'infinity')."""
-    return value > today + timedelta(days=MAX_LEAD_DAYS)
-
-
 def _check_quantity(value: int, *path: str) -> ServiceError | None:
     if value < 1 or value > MAX_UNITS:
         return ServiceError(tuple(path), E.INVALID_QUANTITY, f"Must be between 1 and {MAX_UNITS}.")
@@ -139,18 +137,10 @@ async def create_purchase_order(
             )
         )
     today = services.today()
-    if data.expected_on is not None and data.expected_on < today:
-        errors.append(
-            ServiceError(("input", "expectedOn"), E.INVALID_DATE, "Expected date is in the past.")
-        )
-    elif data.expected_on is not None and _too_far(data.expected_on, today):
-        errors.append(
-            ServiceError(
-                ("input", "expectedOn"),
-                E.INVALID_DATE,
-                f"Expected date: at most {MAX_LEAD_DAYS} days ahead.",
-            )
-        )
+    if data.expected_on is not None and (
+        problem := date_problem(data.expected_on, today, past=False, what="The expected date")
+    ):
+        errors.append(ServiceError(("input", "expectedOn"), E.INVALID_DATE, problem))
     if errors:
         return Result(errors=errors)
     async with services.uow() as uow:
@@ -212,16 +202,8 @@ async def schedule_production_run(
         )
     if not _text_ok(data.reference):
         errors.append(ServiceError(("input", "reference"), E.INVALID, "At most 1000 chars."))
-    if data.start_on < services.today():
-        errors.append(
-            ServiceError(("input", "startOn"), E.INVALID_DATE, "The start date is in the past.")
-        )
-    elif _too_far(data.start_on, services.today()):
-        errors.append(
-            ServiceError(
-                ("input", "startOn"), E.INVALID_DATE, f"At most {MAX_LEAD_DAYS} days ahead."
-            )
-        )
+    if problem := date_problem(data.start_on, services.today(), past=False, what="The start date"):
+        errors.append(ServiceError(("input", "startOn"), E.INVALID_DATE, problem))
     if errors:
         return Result(errors=errors)
     async with services.uow() as uow:
@@ -298,14 +280,10 @@ async def update_supply_eta(
         return Result.fail(
             E.INVALID, "A reason is required (at most 1000 chars).", "input", "reason"
         )
-    if expected_on < services.today():
-        return Result.fail(
-            E.INVALID_DATE, "The new expected date is in the past.", "input", "expectedOn"
-        )
-    if _too_far(expected_on, services.today()):
-        return Result.fail(
-            E.INVALID_DATE, f"At most {MAX_LEAD_DAYS} days ahead.", "input", "expectedOn"
-        )
+    if problem := date_problem(
+        expected_on, services.today(), past=False, what="The new expected date"
+    ):
+        return Result.fail(E.INVALID_DATE, problem, "input", "expectedOn")
     async with services.uow() as uow:
         conn = uow.conn
         row, failure = await _open_supply(conn, supply_id, "id")

@@ -153,6 +153,30 @@ async def allocate(
     return {r["product_id"]: int(r["units"]) for r in rows}
 
 
+LAST_SERVED_SQL = """
+WITH held AS (
+    SELECT l.id, l.allocated,
+           SUM(l.allocated) OVER (
+               -- the queue order of ALLOCATE_SQL, backwards
+               ORDER BY CASE WHEN p.allocation_policy = 'PRIORITY_FIRST' AND EXISTS (
+                                  SELECT 1 FROM orders o
+                                  WHERE o.id = l.order_id AND 'PRIORITY' = ANY(o.tags))
+                             THEN 0 ELSE 1 END DESC,
+                        l.queue_seq DESC
+               ROWS UNBOUNDED PRECEDING) AS cum
+    FROM order_lines l JOIN products p ON p.id = l.product_id
+    WHERE l.product_id = $1 AND l.allocated > 0 AND l.status IN ('WAITING', 'ALLOCATED')
+)
+SELECT id FROM held WHERE cum - allocated < $2 ORDER BY cum
+"""
+
+
+async def last_served(conn: asyncpg.Connection, product_id: uuid.UUID, units: int) -> list[int]:
+    """The lines holding ring-fenced units of a SKU, last in its queue first, until they hold
+    at least ``units`` between them (for ``unallocate``). The caller holds the SKU's pools."""
+    return [int(r["id"]) for r in await conn.fetch(LAST_SERVED_SQL, product_id, units)]
+
+
 UNALLOCATE_SQL = f"""
 WITH lines AS (
     SELECT l.id, l.order_id, l.product_id, l.allocated

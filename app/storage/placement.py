@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -16,6 +16,7 @@ import asyncpg
 import orjson
 
 from app.domain.events import EventKind
+from app.domain.lines import OPEN_STATUSES
 from app.storage.inventory import SNAPSHOT_SQL, SkuRecord, record_from_row
 from app.storage.ledger import INSERT_EVENTS
 from app.storage.orders import ORDER_COLUMNS
@@ -67,6 +68,9 @@ async def complete_idempotency_key(
     )
 
 
+# Lines that still hold units (not cancelled, not shipped), as SQL literals.
+OPEN_LINE_STATUSES = ", ".join(f"'{status.value}'" for status in sorted(OPEN_STATUSES))
+
 CLAIM_SQL = """
 INSERT INTO idempotency_keys (scope, key, request_hash, expires_at)
 VALUES ($1, $2, $3, now() + make_interval(secs => $4))
@@ -83,13 +87,25 @@ RETURNING 1
 # updates at the end check capacity again on the current rows.
 # $6, when not null, is the prefix of an API key the caller authenticated with earlier (a
 # cached authentication): its row as it is now comes back too, so that it can be checked.
+# $7 is the order's channel: its unit limits come back (null: the settings' defaults). $8,
+# when not null, is the customer's e-mail for a caller the limits bind: each SKU's row then
+# carries the units of that customer's open lines (not cancelled, not shipped) on the channel.
 CLAIM_SNAPSHOT_SQL = f"""
 WITH claim AS ({CLAIM_SQL}), mine AS (SELECT count(*) AS claimed FROM claim)
 SELECT mine.claimed, k.name AS key_name, k.secret_hash AS key_secret_hash,
-       k.scopes AS key_scopes, s.*
+       k.scopes AS key_scopes, ch.max_units_per_line AS channel_max_units_per_line,
+       ch.max_units_per_customer_sku AS channel_max_units_per_customer_sku,
+       cu.units AS customer_open_units, s.*
 FROM mine
 LEFT JOIN api_keys k ON k.prefix = $6 AND k.revoked_at IS NULL
+LEFT JOIN channels ch ON ch.code = $7
 LEFT JOIN ({SNAPSHOT_SQL.replace("$1::text[]", "$5::text[]")}) AS s ON TRUE
+LEFT JOIN LATERAL (
+    SELECT COALESCE(sum(l.quantity), 0)::bigint AS units
+    FROM orders o JOIN order_lines l ON l.order_id = o.id
+    WHERE $8::text IS NOT NULL AND o.customer_email = $8 AND o.channel_code = $7
+      AND l.product_id = s.id AND l.status IN ({OPEN_LINE_STATUSES})
+) AS cu ON TRUE
 """
 
 EXISTING_KEY_SQL = (
@@ -108,6 +124,10 @@ class Claim:
     records: dict[str, SkuRecord]
     # The unrevoked API key row (name, secret_hash, scopes) of ``api_key_prefix``, if any.
     api_key: tuple[str, str, list[str]] | None = None
+    # The channel's unit limits as stored (None: the default), None when no such channel.
+    channel_limits: tuple[int | None, int | None] | None = None
+    # Units of the customer's open lines on the channel per SKU (when a customer was given).
+    open_units: dict[str, int] = field(default_factory=dict)
 
 
 async def claim_key_and_snapshot(
@@ -118,11 +138,22 @@ async def claim_key_and_snapshot(
     hours: float,
     skus: Sequence[str],
     api_key_prefix: str | None = None,
+    channel: str | None = None,
+    customer_email: str | None = None,
 ) -> Claim:
-    """``claim_key`` and ``fetch_records`` (and the caller's API key row) in one round trip
-    when the key is ours."""
+    """``claim_key`` and ``fetch_records`` (and the caller's API key row, the ``channel``'s
+    unit limits and, given ``customer_email``, that customer's open units of each SKU on the
+    channel) in one round trip when the key is ours."""
     rows = await conn.fetch(
-        CLAIM_SNAPSHOT_SQL, scope, key, request_hash, hours * 3600, list(skus), api_key_prefix
+        CLAIM_SNAPSHOT_SQL,
+        scope,
+        key,
+        request_hash,
+        hours * 3600,
+        list(skus),
+        api_key_prefix,
+        channel,
+        customer_email,
     )
     first = rows[0]
     api_key = None
@@ -130,8 +161,56 @@ async def claim_key_and_snapshot(
         api_key = (first["key_name"], first["key_secret_hash"], list(first["key_scopes"]))
     if first["claimed"]:
         records = {row["sku"]: record_from_row(row) for row in rows if row["sku"] is not None}
-        return Claim(True, None, records, api_key)
+        return Claim(
+            True,
+            None,
+            records,
+            api_key,
+            (
+                first["channel_max_units_per_line"],
+                first["channel_max_units_per_customer_sku"],
+            ),
+            {
+                row["sku"]: int(row["customer_open_units"])
+                for row in rows
+                if row["sku"] is not None and row["customer_open_units"]
+            },
+        )
     return Claim(False, await conn.fetchrow(EXISTING_KEY_SQL, scope, key), {}, api_key)
+
+
+# The customer's open units of the order's SKUs on its channel, against the channel's limit,
+# checked again in the placement's last message (``PlacementUnitOfWork.reserve_and_commit``):
+# fails the transaction (division by zero, as a lost pool race) when another order of the same
+# customer committed meanwhile and together they pass the limit. The write bundle's customer
+# upsert locks the customer row until COMMIT, so two orders of one customer reach this one
+# after the other and the later one sees the earlier one's lines. UUIDs and integers only.
+_CUSTOMER_LIMIT_GUARD = """
+SELECT 1 / (SELECT (count(*) = 0)::int FROM (
+    SELECT 1
+    FROM orders me
+    JOIN channels ch ON ch.code = me.channel_code
+    JOIN orders o ON o.customer_email = me.customer_email AND o.channel_code = me.channel_code
+    JOIN order_lines l ON l.order_id = o.id
+    WHERE me.id = '{order_id}'::uuid AND l.product_id = ANY('{{{product_ids}}}'::uuid[])
+      AND l.status IN ({statuses})
+    GROUP BY l.product_id, ch.max_units_per_customer_sku
+    HAVING sum(l.quantity) > COALESCE(ch.max_units_per_customer_sku, {default:d})
+) AS over)
+"""
+
+
+def customer_limit_guard(
+    order_id: uuid.UUID, product_ids: Sequence[uuid.UUID], default_limit: int
+) -> str:
+    """The statement that re-checks a placed order's customer limit before COMMIT (see
+    ``_CUSTOMER_LIMIT_GUARD``)."""
+    return _CUSTOMER_LIMIT_GUARD.format(
+        order_id=uuid.UUID(str(order_id)),
+        product_ids=",".join(str(uuid.UUID(str(p))) for p in product_ids),
+        statuses=OPEN_LINE_STATUSES,
+        default=int(default_limit),
+    )
 
 
 @dataclass(frozen=True)
@@ -145,10 +224,15 @@ class NewPayment:
     note: str | None
 
 
+# The customer row: created with the order's contact; an existing one takes the name only
+# from a caller trusted with customer claims ($39; a storefront's checkout name is the order's,
+# never the shared customer record's). The upsert locks the row either way, which serialises
+# the orders of one customer (the customer limit's guard relies on it).
 BUNDLE_SQL = f"""
 WITH cust AS (
     INSERT INTO customers (email, name) VALUES ($2, $3)
-    ON CONFLICT (email) DO UPDATE SET name = EXCLUDED.name
+    ON CONFLICT (email) DO UPDATE
+        SET name = CASE WHEN $39 THEN EXCLUDED.name ELSE customers.name END
     RETURNING priority
 ), o AS (
     INSERT INTO orders (number, channel_code, customer_email, customer_name, region,

@@ -1,4 +1,7 @@
-"""Reference data: channels, regions (transit days), carrier services and stock locations."""
+"""Reference data: channels, regions (transit days), carrier services and stock locations.
+
+A code that cannot be stored (``app.domain.text.lookup_key``) names nothing: the look-ups
+answer so without a statement (which PostgreSQL would refuse)."""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
+
+from app.domain.text import lookup_key
 
 REFERENCE_SQL = """
 SELECT 'region' AS what, code, NULL AS service, transit_min_days, transit_max_days,
@@ -25,6 +30,8 @@ async def reference_rows(conn: asyncpg.Connection) -> list[asyncpg.Record]:
 
 
 async def channel_row(conn: asyncpg.Connection, code: str) -> asyncpg.Record | None:
+    if not lookup_key(code):
+        return None
     row: asyncpg.Record | None = await conn.fetchrow(
         "SELECT code, kind, priority, sla_hours FROM channels WHERE code = $1", code
     )
@@ -32,14 +39,20 @@ async def channel_row(conn: asyncpg.Connection, code: str) -> asyncpg.Record | N
 
 
 async def channel_exists(conn: asyncpg.Connection, code: str) -> bool:
+    if not lookup_key(code):
+        return False
     return bool(await conn.fetchval("SELECT 1 FROM channels WHERE code = $1", code))
 
 
 async def location_exists(conn: asyncpg.Connection, code: str) -> bool:
+    if not lookup_key(code):
+        return False
     return bool(await conn.fetchval("SELECT 1 FROM locations WHERE code = $1", code))
 
 
 async def region_exists(conn: asyncpg.Connection, code: str) -> bool:
+    if not lookup_key(code):
+        return False
     return bool(await conn.fetchval("SELECT 1 FROM regions WHERE code = $1", code))
 
 
@@ -112,3 +125,29 @@ async def insert_missing(
     for sql, rows in statements:
         if rows:
             await conn.executemany(sql, rows)
+
+
+async def lock_channel_limits(conn: asyncpg.Connection, code: str) -> asyncpg.Record | None:
+    """A channel's unit limits (null: the defaults), its row locked; None when no channel."""
+    if not lookup_key(code):
+        return None
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "SELECT code, max_units_per_line, max_units_per_customer_sku FROM channels "
+        "WHERE code = $1 FOR NO KEY UPDATE",
+        code,
+    )
+    return row
+
+
+async def set_channel_limits(
+    conn: asyncpg.Connection, code: str, per_line: int | None, per_customer_sku: int | None
+) -> asyncpg.Record:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "UPDATE channels SET max_units_per_line = $2, max_units_per_customer_sku = $3 "
+        "WHERE code = $1 RETURNING code, max_units_per_line, max_units_per_customer_sku",
+        code,
+        per_line,
+        per_customer_sku,
+    )
+    assert row is not None
+    return row

@@ -7,6 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    DDL,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -20,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     func,
     text,
 )
@@ -55,6 +57,17 @@ class Channel(SQLModel, table=True):
     sla_hours: int = Field(sa_column=Column(Integer, nullable=False, server_default="48"))
     priority: bool = Field(sa_column=Column(Boolean, nullable=False, server_default=text("false")))
     created_at: datetime | None = _created_at()
+    # limits per order line and per customer and SKU on this channel (null: the defaults)
+    max_units_per_line: int | None = Field(default=None, sa_column=Column(Integer))
+    max_units_per_customer_sku: int | None = Field(default=None, sa_column=Column(Integer))
+
+    __table_args__ = (
+        CheckConstraint(
+            "(max_units_per_line IS NULL OR max_units_per_line > 0) AND "
+            "(max_units_per_customer_sku IS NULL OR max_units_per_customer_sku > 0)",
+            name="ck_channel_limits",
+        ),
+    )
 
 
 class Region(SQLModel, table=True):
@@ -182,6 +195,11 @@ class InventoryPool(SQLModel, table=True):
         ),
         CheckConstraint("committed >= 0", name="ck_pool_committed_nonneg"),
         CheckConstraint("capacity IS NULL OR capacity >= 0", name="ck_pool_capacity_nonneg"),
+        # READY and CHANNEL are left out on purpose: their capacity is derived (on hand -
+        # safety - RESERVED - holds) and legitimately drops below what was already sold
+        # when stock shrinks after a sale, safety stock is raised or a hold is lowered (the
+        # checker's ready_oversold / channel_over_hold warnings); placement's conditional
+        # update keeps each sale within it. RESERVED <= on hand: see _RESERVED_GUARD below.
         CheckConstraint(
             "kind IN ('READY','CHANNEL') OR capacity IS NULL OR committed <= capacity",
             name="ck_pool_within_cap",
@@ -209,6 +227,65 @@ class StockLevel(SQLModel, table=True):
     __table_args__ = (CheckConstraint("on_hand >= 0", name="ck_stock_on_hand_nonneg"),)
 
 
+# Units ring-fenced for waiting lines (RESERVED committed) never exceed the SKU's stock on
+# hand (all locations). That spans two tables, which a CHECK cannot see (it reads one row), so
+# it is held by deferred constraint triggers, checked at COMMIT (a dispatch or a stock change
+# may pass through a transient state), that fire only when RESERVED grows or on hand shrinks.
+# Created by migration 0009; the same DDL here for a schema built from these tables.
+_RESERVED_GUARD_FUNCTION = """
+CREATE OR REPLACE FUNCTION oms_check_reserved_on_hand() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    target uuid;
+    held integer;
+    stock bigint;
+    product_sku text;
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        target := OLD.product_id;
+    ELSE
+        target := NEW.product_id;
+    END IF;
+    SELECT ip.committed, p.sku,
+           COALESCE((SELECT sum(s.on_hand) FROM stock_levels s
+                     WHERE s.product_id = ip.product_id), 0)
+      INTO held, product_sku, stock
+      FROM inventory_pools ip JOIN products p ON p.id = ip.product_id
+     WHERE ip.product_id = target AND ip.kind = 'RESERVED';
+    IF held > stock THEN
+        RAISE EXCEPTION USING
+            ERRCODE = 'check_violation',
+            CONSTRAINT = 'ck_reserved_within_on_hand',
+            MESSAGE = held || ' units of ' || product_sku || ' are ring-fenced for waiting lines, '
+                      || 'but only ' || stock || ' are on hand';
+    END IF;
+    RETURN NULL;
+END
+$$
+"""
+_RESERVED_GUARD: dict[str, tuple[str, ...]] = {
+    "inventory_pools": (
+        "CREATE CONSTRAINT TRIGGER ck_reserved_within_on_hand "
+        "AFTER UPDATE OF committed ON inventory_pools DEFERRABLE INITIALLY DEFERRED "
+        "FOR EACH ROW WHEN (NEW.kind = 'RESERVED' AND NEW.committed > OLD.committed) "
+        "EXECUTE FUNCTION oms_check_reserved_on_hand()",
+    ),
+    "stock_levels": (
+        "CREATE CONSTRAINT TRIGGER ck_on_hand_covers_reserved "
+        "AFTER UPDATE OF on_hand ON stock_levels DEFERRABLE INITIALLY DEFERRED "
+        "FOR EACH ROW WHEN (NEW.on_hand < OLD.on_hand) "
+        "EXECUTE FUNCTION oms_check_reserved_on_hand()",
+        "CREATE CONSTRAINT TRIGGER ck_on_hand_covers_reserved_delete "
+        "AFTER DELETE ON stock_levels DEFERRABLE INITIALLY DEFERRED "
+        "FOR EACH ROW WHEN (OLD.on_hand > 0) "
+        "EXECUTE FUNCTION oms_check_reserved_on_hand()",
+    ),
+}
+for _table, _triggers in _RESERVED_GUARD.items():
+    for _ddl in (_RESERVED_GUARD_FUNCTION, *_triggers):
+        _guard = DDL(_ddl)  # type: ignore[no-untyped-call]
+        event.listen(SQLModel.metadata.tables[_table], "after_create", _guard)
+
+
 class ApiKey(SQLModel, table=True):
     """An API key: only a SHA-256 of the secret is stored; ``prefix`` finds the row."""
 
@@ -220,6 +297,7 @@ class ApiKey(SQLModel, table=True):
     scopes: list[str] = Field(sa_column=Column(ARRAY(Text), nullable=False))
     created_at: datetime | None = _created_at()
     revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    expires_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
 
 class Customer(SQLModel, table=True):
@@ -826,7 +904,7 @@ class Event(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint(
             "subject IN ('ORDER', 'LINE', 'SKU', 'SUPPLY', 'CUSTOMER', 'CARRIER_SERVICE', "
-            "'POOL', 'SHIPMENT', 'NOTIFICATION', 'ALERT')",
+            "'POOL', 'SHIPMENT', 'NOTIFICATION', 'ALERT', 'CHANNEL')",
             name="ck_events_subject",
         ),
         Index("ix_events_order", "order_id", "id", postgresql_where=text("order_id IS NOT NULL")),

@@ -78,13 +78,20 @@ class PlacementUnitOfWork(UnitOfWork):
 
     BEGIN = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan"
 
-    async def reserve_and_commit(self, updates: Sequence[tuple[int, int]]) -> bool:
+    async def reserve_and_commit(
+        self, updates: Sequence[tuple[int, int]], guards: Sequence[str] = ()
+    ) -> bool:
         """Conditional updates ``(pool_id, quantity)`` in the given (lock) order, then COMMIT.
         False, with nothing committed, when a pool had less than asked (the caller re-plans);
-        the transaction is then left failed and rolled back on exit."""
+        the transaction is then left failed and rolled back on exit. ``guards``: statements
+        of our own (no caller text) that fail by division by zero in the same way, run first
+        (before any pool row is locked)."""
         statements = [
-            _RESERVE_OR_FAIL.format(pool_id=int(pool_id), quantity=int(quantity))
-            for pool_id, quantity in updates
+            *guards,
+            *(
+                _RESERVE_OR_FAIL.format(pool_id=int(pool_id), quantity=int(quantity))
+                for pool_id, quantity in updates
+            ),
         ]
         try:
             await self.conn.execute(";".join([*statements, "COMMIT"]))

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -20,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
 from app.metrics import HTTP_LATENCY, HTTP_REQUESTS, POOLS
+from app.services.auth import key_from_headers, key_prefix
 from app.services.container import Services, system_now
 from app.services.live import LiveHub
 from app.services.notifications import relay
@@ -31,7 +33,9 @@ from app.storage.migrate import current_revisions, head_revisions
 from app.storage.notify import INVENTORY_CHANNEL, ChangeListener
 from app.storage.readpool import create_read_pool
 from app.web.documents import DocumentStore
-from app.web.graphql_view import OMSGraphQL
+from app.web.edge import RateLimiter
+from app.web.graphiql import graphiql_routes
+from app.web.graphql_view import EdgeLimits, OMSGraphQL
 from app.web.response_cache import ResponseCache
 from graphql_schema.compiled import compile_documents
 from graphql_schema.inventory.resolve import availability_for
@@ -92,8 +96,23 @@ class RequestContextMiddleware:
                         path=path,
                         status=status,
                         duration_ms=round(elapsed * 1000, 2),
+                        **_caller_fields(scope),
                     )
             structlog.contextvars.unbind_contextvars("request_id")
+
+
+def _caller_fields(scope: Scope) -> dict[str, str]:
+    """The access log's view of the caller: the GraphQL operation (a known name, ``other`` or
+    ``anonymous``; set by the view in ``scope["state"]``) and the API key's public prefix
+    (``malformed`` for anything else in the header), never the secret."""
+    fields: dict[str, str] = {}
+    operation = scope.get("state", {}).get("graphql_operation")
+    if operation:
+        fields["operation"] = operation
+    key = key_from_headers(Headers(scope=scope))
+    if key:
+        fields["api_key_prefix"] = key_prefix(key) or "malformed"
+    return fields
 
 
 def create_app(
@@ -104,7 +123,9 @@ def create_app(
     holder: dict[str, Services] = {}
     hubs: dict[str, LiveHub] = {}
     heads = head_revisions()
-    documents = DocumentStore(allow_registration=settings.persisted_queries)
+    documents = DocumentStore(
+        allow_registration=settings.persisted_queries, max_bytes=settings.document_cache_bytes
+    )
     documents.load_trusted()
     response_cache = ResponseCache(settings.pdp_cache_seconds)
     response_cache.set_enabled(False)  # until the change listener is connected
@@ -206,6 +227,7 @@ def create_app(
         documents,
         response_cache,
         compiled,
+        EdgeLimits(RateLimiter(settings), settings.max_body_bytes, settings.max_document_bytes),
         schema=schema,
         graphql_ide="graphiql" if settings.graphiql else None,
         allow_queries_via_get=False,
@@ -252,6 +274,7 @@ def create_app(
             Route("/metrics", metrics),
             Route("/graphql", graphql_app, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql_app),
+            *graphiql_routes(settings.graphiql),
         ],
         lifespan=lifespan,
     )
@@ -270,6 +293,8 @@ def app_from_environment() -> Starlette:
     settings = Settings()
     if not settings.database_url:
         raise RuntimeError("worker processes need OMS_DATABASE_URL (set by `serve`)")
+    if problems := settings.profile_problems(demo=False):
+        raise RuntimeError("; ".join(problems))
     configure_logging(settings.log_level, settings.log_json)
     app = create_app(settings, settings.database_url)
     tune_gc(settings.gc_threshold)

@@ -4,8 +4,9 @@ automatic persisted queries (the Apollo APQ protocol: sha256 hash first, text on
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from pathlib import Path
+
+from cachetools import LRUCache
 
 TRUSTED_DIR = Path(__file__).resolve().parents[2] / "graphql_schema" / "documents"
 
@@ -15,11 +16,18 @@ def sha256(text: str) -> str:
 
 
 class DocumentStore:
-    def __init__(self, allow_registration: bool, max_registered: int = 5000) -> None:
+    """Trusted documents, and APQ registrations bounded by bytes of text (least recently used
+    go first): anyone may register, nobody can grow memory past ``max_bytes``."""
+
+    def __init__(self, allow_registration: bool, max_bytes: int = 8 * 1024 * 1024) -> None:
         self.allow_registration = allow_registration
-        self.max_registered = max_registered
+        self.max_bytes = max_bytes
         self._trusted: dict[str, str] = {}
-        self._registered: OrderedDict[str, str] = OrderedDict()
+        self._registered: LRUCache[str, str] = LRUCache(maxsize=max_bytes, getsizeof=len)
+
+    @property
+    def registered_bytes(self) -> int:
+        return int(self._registered.currsize)
 
     def load_trusted(self, folder: Path = TRUSTED_DIR) -> int:
         for path in sorted(folder.glob("*.graphql")):
@@ -35,10 +43,8 @@ class DocumentStore:
         text = self._trusted.get(digest)
         if text is not None:
             return text
-        text = self._registered.get(digest)
-        if text is not None:
-            self._registered.move_to_end(digest)
-        return text
+        found: str | None = self._registered.get(digest)
+        return found
 
     def register(self, digest: str, text: str) -> bool:
         """Remember ``text`` under ``digest``; False when the hash does not match the text."""
@@ -46,8 +52,6 @@ class DocumentStore:
             return False
         if digest in self._trusted or not self.allow_registration:
             return True
-        self._registered[digest] = text
-        self._registered.move_to_end(digest)
-        while len(self._registered) > self.max_registered:
-            self._registered.popitem(last=False)
+        if len(text) <= self.max_bytes // 16:  # one document never crowds out the rest
+            self._registered[digest] = text
         return True

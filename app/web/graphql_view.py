@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -12,6 +13,8 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.types import ExecutionResult
 from strawberry.types.unset import UNSET
 
 from app.metrics import GRAPHQL_LATENCY, GRAPHQL_REQUESTS, PDP_CACHE
@@ -19,9 +22,15 @@ from app.services.auth import authenticate
 from app.services.container import Services
 from app.services.live import LiveHub
 from app.web.documents import DocumentStore
+from app.web.edge import RateLimiter, parse_request, read_body
+from app.web.graphiql import graphiql_page
+from app.web.graphql_ws import GraphQLWSHandler
 from app.web.response_cache import ResponseCache, is_public_read
 from graphql_schema.compiled import CompiledOperation, CompiledPlaceOrder, Handoff
 from graphql_schema.context import Context
+from graphql_schema.errors import RETRY_AFTER_SECONDS, ServiceUnavailable, says_unavailable
+from graphql_schema.extensions import with_codes
+from graphql_schema.schema import known_operation_names
 
 AUTH_HEADERS = (b"authorization", b"x-api-key")
 
@@ -31,7 +40,26 @@ def _error(message: str, code: str) -> Response:
     return Response(orjson.dumps(body), media_type="application/json")
 
 
+def _retry_later(response: Response) -> Response:
+    """A SERVICE_UNAVAILABLE answer (the database is unreachable) as HTTP 503 + Retry-After."""
+    response.status_code = 503
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+@dataclass(frozen=True)
+class EdgeLimits:
+    """What the edge refuses before parsing (``app.web.edge``)."""
+
+    limiter: RateLimiter
+    max_body_bytes: int
+    max_document_bytes: int
+
+
 class OMSGraphQL(GraphQL[Context, None]):
+    # the legacy graphql-ws protocol runs queries and mutations too, not only subscriptions
+    graphql_ws_handler_class = GraphQLWSHandler
+
     def __init__(
         self,
         services_ref: Callable[[], Services],
@@ -39,10 +67,13 @@ class OMSGraphQL(GraphQL[Context, None]):
         documents: DocumentStore,
         response_cache: ResponseCache,
         compiled: dict[str, CompiledOperation | CompiledPlaceOrder],
+        edge: EdgeLimits,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.edge = edge
         self.compiled = compiled
+        self.known_operations = known_operation_names()
         self._services = services_ref
         self._live = live_ref
         self.documents = documents
@@ -73,8 +104,32 @@ class OMSGraphQL(GraphQL[Context, None]):
         context.actor_resolved = True
         return None
 
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """GraphiQL from the package's pinned assets (``app.web.graphiql``), no CDN."""
+        return graphiql_page()
+
+    def operation_label(self, name: object) -> str:
+        """The operation's name for the access log: known names only (a trusted document's
+        or a root field's), so a client cannot write into the log or grow its vocabulary."""
+        if name is None:
+            return "anonymous"
+        return name if isinstance(name, str) and name in self.known_operations else "other"
+
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        """Every error leaves with a stable ``extensions.code`` (parse, validation, limit and
+        variable errors get theirs here; the service's carry their own)."""
+        if result.errors:
+            with_codes(result.errors, executed=result.data is not None)
+        return process_result(result)
+
+    def decode_json(self, data: str | bytes) -> object:
+        # orjson's errors are json.JSONDecodeError: Strawberry answers them with a 400
+        return orjson.loads(data)
 
     async def run(  # type: ignore[override]
         self,
@@ -82,14 +137,19 @@ class OMSGraphQL(GraphQL[Context, None]):
         context: Context = UNSET,
         root_value: None = UNSET,
     ) -> Response | WebSocket:
+        if isinstance(request, Request):
+            limited = self.edge.limiter.check(request.scope)
+            if limited is not None:
+                return limited
         if not isinstance(request, Request) or request.method != "POST":
             return await super().run(request, context, root_value)  # type: ignore[arg-type]
-        try:
-            data = orjson.loads(await request.body())
-        except orjson.JSONDecodeError:
-            return await super().run(request, context, root_value)
-        if not isinstance(data, dict):  # batches and junk: Strawberry answers those
-            return await super().run(request, context, root_value)
+        body = await read_body(request, self.edge.max_body_bytes)
+        if isinstance(body, Response):
+            return body
+        parsed = parse_request(body, self.edge.max_document_bytes)
+        if isinstance(parsed, Response):
+            return parsed
+        data = parsed
 
         query = data.get("query")
         rewrite_body = False  # the executor reads the body again: with the looked-up text
@@ -108,6 +168,9 @@ class OMSGraphQL(GraphQL[Context, None]):
 
         key: bytes | None = None
         operation_name = data.get("operationName")
+        request.scope.setdefault("state", {})["graphql_operation"] = self.operation_label(
+            operation_name
+        )
         if (
             self.response_cache.enabled
             and isinstance(query, str)
@@ -132,10 +195,13 @@ class OMSGraphQL(GraphQL[Context, None]):
         if compiled is not None and (operation_name in (None, compiled.name)):
             started = time.perf_counter()
             raw_variables = data.get("variables")
-            result = await compiled.execute(
-                await self.get_context(request, None),
-                raw_variables if isinstance(raw_variables, dict) else None,
-            )
+            try:
+                result = await compiled.execute(
+                    await self.get_context(request, None),
+                    raw_variables if isinstance(raw_variables, dict) else None,
+                )
+            except ServiceUnavailable as exc:
+                return _retry_later(_error(str(exc), exc.code))
             if isinstance(result, Handoff):
                 handoff = result
             elif result is not None:
@@ -158,6 +224,8 @@ class OMSGraphQL(GraphQL[Context, None]):
                 response = await super().run(request, context, root_value)
             finally:
                 handoff.var.reset(token)
+        if isinstance(response, Response) and says_unavailable(getattr(response, "body", b"")):
+            return _retry_later(response)
         if key is not None and isinstance(response, Response) and response.status_code == 200:
             body = bytes(response.body)
             if b'"errors"' not in body:

@@ -13,8 +13,8 @@ import hashlib
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from functools import lru_cache
 
+from cachetools import LRUCache
 from graphql import FieldNode, OperationDefinitionNode, OperationType, parse
 from graphql.error import GraphQLError
 
@@ -29,9 +29,27 @@ class CachedResponse:
     expires_at: float
 
 
-@lru_cache(maxsize=1024)
+PUBLIC_READ_CACHE_BYTES = 4 * 1024 * 1024
+_public_reads: LRUCache[tuple[str, str | None], tuple[bool, int]] = LRUCache(
+    maxsize=PUBLIC_READ_CACHE_BYTES, getsizeof=lambda value: value[1]
+)
+
+
 def is_public_read(query: str, operation_name: str | None) -> bool:
-    """Whether this document's chosen operation is a query over public catalog fields only."""
+    """Whether this document's chosen operation is a query over public catalog fields only
+    (remembered per document, within ``PUBLIC_READ_CACHE_BYTES`` of document text)."""
+    key = (query, operation_name)
+    found = _public_reads.get(key)
+    if found is not None:
+        return found[0]
+    answer = _is_public_read(query, operation_name)
+    size = len(query) + len(operation_name or "") + 64
+    if size < PUBLIC_READ_CACHE_BYTES // 16:
+        _public_reads[key] = (answer, size)
+    return answer
+
+
+def _is_public_read(query: str, operation_name: str | None) -> bool:
     try:
         document = parse(query, max_tokens=5000)
     except GraphQLError:
@@ -46,9 +64,15 @@ def is_public_read(query: str, operation_name: str | None) -> bool:
 
 
 class ResponseCache:
-    def __init__(self, seconds: float, max_entries: int = 10_000) -> None:
+    """Bounded by entries and by bytes of response bodies (a product list is large)."""
+
+    def __init__(
+        self, seconds: float, max_entries: int = 10_000, max_bytes: int = 32 * 1024 * 1024
+    ) -> None:
         self.seconds = seconds
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.bytes = 0
         self.enabled = seconds > 0
         self._entries: OrderedDict[bytes, CachedResponse] = OrderedDict()
         self.hits = 0
@@ -81,15 +105,20 @@ class ResponseCache:
             stored_at=now,
             expires_at=now + self.seconds,
         )
-        if self.enabled:
+        if self.enabled and len(body) <= self.max_bytes // 16:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self.bytes -= len(old.body)
             self._entries[key] = entry
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+            self.bytes += len(body)
+            while len(self._entries) > self.max_entries or self.bytes > self.max_bytes:
+                _, dropped = self._entries.popitem(last=False)
+                self.bytes -= len(dropped.body)
         return entry
 
     def clear(self) -> None:
         self._entries.clear()
+        self.bytes = 0
 
     def set_enabled(self, enabled: bool) -> None:
         self.enabled = enabled and self.seconds > 0

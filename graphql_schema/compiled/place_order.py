@@ -32,6 +32,7 @@ from app.services.auth import (
     key_from_headers,
 )
 from app.services.orders.placement import LineInput, PlaceOrderInput, place_order
+from app.storage.database import is_unavailable
 from graphql_schema.compiled.common import (
     Fallback,
     FallbackLog,
@@ -43,6 +44,7 @@ from graphql_schema.compiled.common import (
     selects,
 )
 from graphql_schema.context import Context
+from graphql_schema.errors import ServiceUnavailable
 from graphql_schema.orders.mutations.order_place import (
     PLACEMENT_OUTCOME,
     placement_command,
@@ -250,6 +252,9 @@ class CompiledPlaceOrder:
                 self.credentials.put(key, actor)
                 result = await place_order(context.services, actor, command)
         except Exception as exc:
+            if is_unavailable(exc):
+                # nothing was placed (or, lost at COMMIT, a retry with the key answers it)
+                raise ServiceUnavailable() from exc
             self.fallback("handoff", type(exc).__name__)
             return Handoff(PLACEMENT_OUTCOME, exc)
         try:

@@ -27,6 +27,7 @@ from graphql import (
 )
 from graphql.execution.values import get_argument_values, get_variable_values
 
+from app.storage.database import is_unavailable
 from graphql_schema.compiled.common import (
     BACKREF,
     Fallback,
@@ -37,7 +38,7 @@ from graphql_schema.compiled.common import (
     named_type,
 )
 from graphql_schema.context import Context
-from graphql_schema.errors import PublicError
+from graphql_schema.errors import PublicError, ServiceUnavailable
 
 RootResolver = Callable[..., Awaitable[Any]]
 
@@ -120,4 +121,9 @@ class CompiledOperation:
             # a bad argument: the executor answers it as the field's error
             self.fallback("argument")
             return None
+        except Exception as exc:
+            # the executor would only meet the same outage again (and wait for it again)
+            if is_unavailable(exc):
+                raise ServiceUnavailable() from exc
+            raise
         return {"data": data}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import strawberry
@@ -15,7 +15,7 @@ from app.services.orders.reads import OrderFilter
 from graphql_schema.auth import require, require_reader
 from graphql_schema.context import Context
 from graphql_schema.enums import LineState, OrderStatus
-from graphql_schema.errors import PublicError
+from graphql_schema.errors import PublicError, argument_error
 from graphql_schema.orders.types import Order, order_uuid, readable_order_row
 from graphql_schema.relay import (
     AFTER,
@@ -99,8 +99,10 @@ class OrderQueries:
         if cursor is not None:
             stamp, _, raw_id = cursor.partition("|")
             try:
-                after_key = (datetime.fromisoformat(stamp), uuid.UUID(raw_id))
-            except ValueError:
+                placed_at = datetime.fromisoformat(stamp)
+                placed_at.astimezone(UTC)  # one the database can compare (else OverflowError)
+                after_key = (placed_at, uuid.UUID(raw_id))
+            except (ValueError, OverflowError):
                 raise PublicError("Invalid cursor.", "INVALID_CURSOR") from None
         flt = filter or OrderFilterInput()
         order_filter = OrderFilter(
@@ -112,6 +114,8 @@ class OrderQueries:
             placed_from=flt.placed_from,
             placed_to=flt.placed_to,
         )
+        if errors := reads.filter_errors(services, order_filter):
+            raise argument_error(errors)
         rows = await reads.list_orders(services, order_filter, size + 1, after_key, channel_only)
         for row in rows:
             info.context.loaders.order_by_id.prime(row["id"], row)

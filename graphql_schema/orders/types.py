@@ -113,12 +113,25 @@ class Event(Node):
         description="What the subject is: an order or line's global ID, a SKU code, a supply "
         "record's number, a customer's e-mail."
     )
-    actor: str
     before: JSON | None = strawberry.field(description="What the change replaced, if kept.")
     payload: JSON | None = strawberry.field(description="What the change made.")
     at: datetime
+    _actor: strawberry.Private[str]
     _order_id: strawberry.Private[Any]
     _line_id: strawberry.Private[int | None]
+
+    @strawberry.field(
+        description="Who made the change: `system`, `customer`, or an API key as "
+        "`key:<prefix>:<name>`. Keys are shown to ops and to the order's channel; anyone else "
+        "sees its own key, and `store` for the others."
+    )
+    async def actor(self, info: Info[Context, Any]) -> str:
+        viewer = await current_actor(info)
+        channel = None
+        if self._order_id is not None and not policy.is_ops(viewer):  # ops: no look-up
+            row = await info.context.loaders.order_by_id.load(self._order_id)
+            channel = row["channel_code"] if row else ""
+        return policy.actor_shown_to(viewer, self._actor, channel)
 
     @strawberry.field(description="The order it belongs to (order and line events).")
     async def order(self, info: Info[Context, Any]) -> Order | None:
@@ -148,10 +161,10 @@ class Event(Node):
             kind=row["kind"],
             subject=subject,
             subject_key=key,
-            actor=row["actor"],
             before=_json(row["before"]),
             payload=_json(row["payload"]),
             at=row["created_at"],
+            _actor=row["actor"],
             _order_id=row["order_id"],
             _line_id=row["line_id"],
         )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
+from pathlib import Path
 
 from app.services.demo import load_demo_data
 from tests.support import LiveServer
@@ -70,3 +72,39 @@ async def test_the_demo_waiting_lines_have_dated_promises_from_demo_supply(
     for line in waiting:
         assert line["deliveryEstimate"]["earliest"] is not None, line
         assert [p["cause"] for p in line["promiseHistory"]][:1] == ["PLACED"], line
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+STATES = (("in stock", "IN_STOCK"), ("pre-order", "PRE_ORDER"), ("backorder", "BACKORDER"))
+
+
+def _readme_states() -> dict[str, str]:
+    """What the README's demo paragraph says each product starts as: the SKUs before each
+    parenthesis take the state its text names first."""
+    paragraph = README.read_text(encoding="utf-8").split("The demo data set has", 1)[1]
+    paragraph = paragraph.split("\n\n", 1)[0]
+    said: dict[str, str] = {}
+    for group in re.finditer(r"((?:`[A-Z0-9-]+`(?:,\s+|\s+and\s+)?)+)\s+\(([^)]*)\)", paragraph):
+        label = group.group(2)
+        found = [(label.find(word), state) for word, state in STATES if word in label]
+        state = min(found)[1] if found else "SOLD_OUT" if "sold out" in label else label
+        for sku in re.findall(r"`([A-Z0-9-]+)`", group.group(1)):
+            said[sku] = state
+    return said
+
+
+async def test_the_readme_says_which_state_each_demo_product_starts_in(
+    server: LiveServer,
+) -> None:
+    await load_demo_data(server.services)
+    result = await server.gql(
+        "{ products(first: 100) { edges { node { sku availability { state } } } } }",
+        anonymous=True,
+    )
+    actual = {
+        e["node"]["sku"]: e["node"]["availability"]["state"]
+        for e in result.data["products"]["edges"]
+    }
+    said = _readme_states()
+    assert len(said) >= 8
+    assert {sku: actual.get(sku) for sku in said} == said

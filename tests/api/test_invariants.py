@@ -152,7 +152,7 @@ async def test_after_a_day_of_trading_every_counter_is_explained_by_rows(
     await product(
         server,
         "IV-PRE",
-        'configurePreorder(input: {sku: "IV-PRE", enabled: true, releaseDate: "2099-07-01", '
+        'configurePreorder(input: {sku: "IV-PRE", enabled: true, releaseDate: "2035-07-01", '
         "cap: 5, paymentTerms: {kind: DEPOSIT, depositPercent: 20}})",
         'configureBackorder(input: {sku: "IV-PRE", allowed: true, cap: 3})',
         price=9900,
@@ -172,7 +172,7 @@ async def test_after_a_day_of_trading_every_counter_is_explained_by_rows(
     await product(
         server,
         "IV-DROP",
-        'configurePreorder(input: {sku: "IV-DROP", enabled: true, releaseDate: "2099-01-01", cap: 6, '
+        'configurePreorder(input: {sku: "IV-DROP", enabled: true, releaseDate: "2035-01-01", cap: 6, '
         "paymentTerms: {kind: AUTHORIZE}})",
     )
     # a channel hold lowered after that channel had sold more than the new hold
@@ -464,7 +464,7 @@ async def test_the_cli_exits_1_on_a_violation_and_0_when_clean_or_repaired(
     await product(
         server,
         "IV-CLI",
-        'configurePreorder(input: {sku: "IV-CLI", enabled: true, releaseDate: "2099-03-01", cap: 9})',
+        'configurePreorder(input: {sku: "IV-CLI", enabled: true, releaseDate: "2035-03-01", cap: 9})',
     )
     await placed(server, [{"sku": "IV-CLI", "quantity": 2}])
     clean = await asyncio.to_thread(_cli, server)

@@ -7,20 +7,17 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
-import socket
-import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import pytest_asyncio
 import websockets
 
 from tests.api.live_helpers import connect, place, product
+from tests.process_helpers import served
 from tests.support import LiveServer, live_server
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -300,55 +297,18 @@ async def test_subscriptions_work_over_the_legacy_graphql_ws_protocol(server: Li
 # ---------------------------------------------------------------- another server process
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest_asyncio.fixture
-async def second_process(database_url: str) -> AsyncIterator[str]:
-    port = _free_port()
+async def second_process(database_url: str, tmp_path: Path) -> AsyncIterator[str]:
     env = {
         **os.environ,
         "OMS_DATABASE_URL": database_url,
         "OMS_SCHEDULER_SECONDS": "0",
+        "OMS_MAIL_RELAY_SECONDS": "0",
         "OMS_ACCESS_LOG": "false",
         "OMS_LOG_LEVEL": "WARNING",
     }
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "app",
-        "serve",
-        "--port",
-        str(port),
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient() as client:
-            for _ in range(300):
-                try:
-                    if (await client.get(base + "/readyz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.1)
-            else:
-                raise RuntimeError("the second server process did not start")
-        yield base
-    finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            await asyncio.wait_for(proc.wait(), 15)
-        except TimeoutError:
-            os.killpg(proc.pid, signal.SIGKILL)
-            await proc.wait()
+    async with served(env, tmp_path / "second.log") as process:
+        yield process.base_url
 
 
 async def test_another_server_process_delivers_an_event_committed_through_this_one(

@@ -33,7 +33,7 @@ async def test_cancelling_an_order_refunds_captures_and_voids_authorizations_lin
     await product(
         server,
         "PM-REF-P",
-        'configurePreorder(input: {sku: "PM-REF-P", enabled: true, releaseDate: "2099-05-01", '
+        'configurePreorder(input: {sku: "PM-REF-P", enabled: true, releaseDate: "2035-05-01", '
         "paymentTerms: {kind: DEPOSIT, depositAmount: {amountMinor: 250, currency: EUR}}})",
         price=2000,
     )
@@ -102,7 +102,7 @@ async def test_nothing_is_due_at_dispatch_for_cancelled_orders_and_lines(
     await product(
         server,
         "PM-DUE-P",
-        'configurePreorder(input: {sku: "PM-DUE-P", enabled: true, releaseDate: "2099-05-01", '
+        'configurePreorder(input: {sku: "PM-DUE-P", enabled: true, releaseDate: "2035-05-01", '
         "paymentTerms: {kind: AUTHORIZE}})",
         price=2000,
     )
@@ -126,7 +126,7 @@ async def test_cancelling_one_line_reverses_only_that_line_s_payments(server: Li
     await product(
         server,
         "PM-ONE-P",
-        'configurePreorder(input: {sku: "PM-ONE-P", enabled: true, releaseDate: "2099-05-01", '
+        'configurePreorder(input: {sku: "PM-ONE-P", enabled: true, releaseDate: "2035-05-01", '
         "paymentTerms: {kind: AUTHORIZE}})",
         price=2000,
     )
@@ -162,7 +162,7 @@ async def test_cancelling_a_preorder_line_gives_its_place_under_the_cap_to_a_lat
     await product(
         server,
         "PM-CAP",
-        'configurePreorder(input: {sku: "PM-CAP", enabled: true, releaseDate: "2099-05-01", cap: 2})',
+        'configurePreorder(input: {sku: "PM-CAP", enabled: true, releaseDate: "2035-05-01", cap: 2})',
     )
     first = await placed(server, [{"sku": "PM-CAP", "quantity": 2}])
     refused = await place(server, [{"sku": "PM-CAP", "quantity": 1}])

@@ -32,7 +32,7 @@ async def test_a_mixed_order_gets_sub_lines_and_shipment_groups_numbered_ready_p
     await product(
         server,
         "PM-MIX-P",
-        'configurePreorder(input: {sku: "PM-MIX-P", enabled: true, releaseDate: "2099-07-01", '
+        'configurePreorder(input: {sku: "PM-MIX-P", enabled: true, releaseDate: "2035-07-01", '
         "paymentTerms: {kind: DEPOSIT, depositPercent: 10}})",
         price=3000,
     )
@@ -151,7 +151,7 @@ async def test_shipment_groups_are_numbered_from_one_when_an_order_has_no_ready_
     await product(
         server,
         "PM-NOREADY-P",
-        'configurePreorder(input: {sku: "PM-NOREADY-P", enabled: true, releaseDate: "2099-03-01"})',
+        'configurePreorder(input: {sku: "PM-NOREADY-P", enabled: true, releaseDate: "2035-03-01"})',
     )
     await product(
         server,
@@ -182,7 +182,7 @@ async def test_ship_together_keeps_ready_preorder_and_backorder_lines_in_one_gro
     await product(
         server,
         "PM-TOG-P",
-        'configurePreorder(input: {sku: "PM-TOG-P", enabled: true, releaseDate: "2099-03-01"})',
+        'configurePreorder(input: {sku: "PM-TOG-P", enabled: true, releaseDate: "2035-03-01"})',
     )
     await product(server, "PM-TOG-B", 'configureBackorder(input: {sku: "PM-TOG-B", allowed: true})')
     order = await placed(
@@ -229,7 +229,7 @@ async def test_two_lines_of_one_preorder_sku_together_over_the_cap_are_refused(
     await product(
         server,
         "PM-TWICE-PRE",
-        'configurePreorder(input: {sku: "PM-TWICE-PRE", enabled: true, releaseDate: "2099-01-01", '
+        'configurePreorder(input: {sku: "PM-TWICE-PRE", enabled: true, releaseDate: "2035-01-01", '
         "cap: 3})",
     )
     orders_before = await count(server, "SELECT count(*) FROM orders")
@@ -254,7 +254,7 @@ async def test_a_preorder_beyond_its_cap_overflows_to_backorder_on_backorder_ter
     await product(
         server,
         "PM-OVER",
-        'configurePreorder(input: {sku: "PM-OVER", enabled: true, releaseDate: "2099-05-01", '
+        'configurePreorder(input: {sku: "PM-OVER", enabled: true, releaseDate: "2035-05-01", '
         "cap: 2, paymentTerms: {kind: DEPOSIT, depositPercent: 50}})",
         'configureBackorder(input: {sku: "PM-OVER", allowed: true, paymentTerms: {kind: AUTHORIZE}})',
         price=1000,

@@ -50,7 +50,7 @@ async def test_a_waiting_line_pays_at_placement_by_its_product_s_terms(
 ) -> None:
     sku = f"PM-PAY-{state[:3]}-{uuid.uuid4().hex[:8]}"
     policy = (
-        f'configurePreorder(input: {{sku: "{sku}", enabled: true, releaseDate: "2099-05-01", '
+        f'configurePreorder(input: {{sku: "{sku}", enabled: true, releaseDate: "2035-05-01", '
         f"paymentTerms: {terms}}})"
         if state == "PRE_ORDER"
         else f'configureBackorder(input: {{sku: "{sku}", allowed: true, paymentTerms: {terms}}})'

@@ -153,7 +153,7 @@ async def test_a_preorder_takes_a_place_under_the_cap_and_pays_a_deposit(
     await product(
         server,
         "PL-PRE",
-        'configurePreorder(input: {sku: "PL-PRE", enabled: true, releaseDate: "2099-07-01", cap: 3, '
+        'configurePreorder(input: {sku: "PL-PRE", enabled: true, releaseDate: "2035-07-01", cap: 3, '
         "paymentTerms: {kind: DEPOSIT, depositPercent: 20}})",
         price=5000,
     )
@@ -179,7 +179,7 @@ async def test_an_authorize_preorder_records_an_authorization_that_expires(
     await product(
         server,
         "PL-AUTH",
-        'configurePreorder(input: {sku: "PL-AUTH", enabled: true, releaseDate: "2099-07-01", '
+        'configurePreorder(input: {sku: "PL-AUTH", enabled: true, releaseDate: "2035-07-01", '
         "paymentTerms: {kind: AUTHORIZE}})",
     )
     order = (await place(server, [{"sku": "PL-AUTH", "quantity": 1}]))["order"]
@@ -248,7 +248,7 @@ async def test_64_connections_racing_for_a_limited_drop_get_exactly_the_cap(
     await product(
         server,
         "PL-DROP",
-        f'configurePreorder(input: {{sku: "PL-DROP", enabled: true, releaseDate: "2099-01-01", cap: {cap}}})',
+        f'configurePreorder(input: {{sku: "PL-DROP", enabled: true, releaseDate: "2035-01-01", cap: {cap}}})',
     )
     semaphore = asyncio.Semaphore(64)
     violations: list[Any] = []

@@ -113,7 +113,7 @@ async def test_orders_can_be_filtered_by_status_channel_placement_time_and_line_
     await product(
         server,
         "PM-FLT-P",
-        'configurePreorder(input: {sku: "PM-FLT-P", enabled: true, releaseDate: "2099-05-01"})',
+        'configurePreorder(input: {sku: "PM-FLT-P", enabled: true, releaseDate: "2035-05-01"})',
     )
     await product(
         server, "PM-FLT-R", 'setStock(input: {sku: "PM-FLT-R", location: "main", quantity: 9})'

@@ -46,7 +46,7 @@ async def test_an_authorization_about_to_expire_before_release_is_renewed_and_th
           createProduct(input: {sku: "AUTH-FAR", name: "Far launch",
             price: {amountMinor: 3000, currency: EUR}})
             { userErrors { code } }
-          configurePreorder(input: {sku: "AUTH-FAR", enabled: true, releaseDate: "2099-01-01",
+          configurePreorder(input: {sku: "AUTH-FAR", enabled: true, releaseDate: "2035-01-01",
             paymentTerms: {kind: AUTHORIZE}}) { userErrors { code } }
         }"""
     )

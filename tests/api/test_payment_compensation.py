@@ -74,7 +74,7 @@ async def test_an_authorization_is_renewed_again_when_the_renewal_itself_expires
         """a: createProduct(input: {sku: "RV-AUTH2", name: "Far", price: {amountMinor: 3000, currency: EUR}})
              { userErrors { code } }
            b: configurePreorder(input: {sku: "RV-AUTH2", enabled: true,
-             releaseDate: "2099-01-01", paymentTerms: {kind: AUTHORIZE}}) { userErrors { code } }""",
+             releaseDate: "2035-01-01", paymentTerms: {kind: AUTHORIZE}}) { userErrors { code } }""",
     )
     order = await _place(server, "RV-AUTH2")
     moved = 0.0

@@ -93,7 +93,7 @@ async def test_a_preorder_line_with_accept_preorder_false_refuses_the_whole_orde
     await product(
         server,
         "PM-NOPRE",
-        'configurePreorder(input: {sku: "PM-NOPRE", enabled: true, releaseDate: "2099-05-01", '
+        'configurePreorder(input: {sku: "PM-NOPRE", enabled: true, releaseDate: "2035-05-01", '
         "cap: 10})",
     )
     await product(

@@ -9,6 +9,7 @@ from typing import Any
 
 from app.domain.events import Event, EventKind, Subject
 from app.domain.notifications import NotificationStatus
+from app.domain.text import lookup_key
 from app.services import policy
 from app.services.container import Services
 from app.services.error_codes import NotificationErrorCode as E
@@ -30,6 +31,8 @@ async def page(
     limit: int,
 ) -> list[Any]:
     """Newest first: up to ``limit`` rows before ``before_id``."""
+    if recipient is not None and not lookup_key(recipient):
+        return []  # text that cannot be stored matches no message
     async with services.read() as conn:
         return await store.page(conn, statuses, template, recipient, before_id, limit)
 
@@ -37,6 +40,8 @@ async def page(
 async def count(
     services: Services, statuses: Sequence[str] | None, template: str | None, recipient: str | None
 ) -> int:
+    if recipient is not None and not lookup_key(recipient):
+        return 0
     async with services.read() as conn:
         return await store.count(conn, statuses, template, recipient)
 

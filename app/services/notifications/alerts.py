@@ -22,11 +22,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
-
 from app.domain.availability import AvailabilityState
+from app.domain.contact import normalise_email
 from app.domain.events import Event, EventKind, Subject
 from app.domain.notifications import alerts_to_send
+from app.domain.text import lookup_key
 from app.services import policy
 from app.services.availability import Availability, product_availability
 from app.services.container import Services
@@ -43,7 +43,6 @@ from app.storage.notifications import use_token
 MAX_OPEN_ALERTS = 20
 """Open (PENDING or CONFIRMED) alerts per address: an anonymous caller cannot grow the table
 (or an inbox) without bound."""
-MAX_EMAIL_LENGTH = 320
 RELEASE_SKUS = 100
 """SKUs one run of the job looks at; the next run takes the next ones (by product id)."""
 QUEUE_BATCH = 1000
@@ -86,19 +85,6 @@ class AlertView:
         )
 
 
-def normalise_email(raw: str) -> str | None:
-    """The address, checked (syntax only: no DNS) and lower-cased; None when it is not one."""
-    value = raw.strip()
-    if not value or len(value) > MAX_EMAIL_LENGTH:
-        return None
-    try:
-        checked = validate_email(value, check_deliverability=False)
-    except EmailNotValidError:
-        return None
-    email = checked.normalized.lower()
-    return email if len(email) <= MAX_EMAIL_LENGTH else None
-
-
 async def _reference_with(services: Services, channel: str | None) -> ReferenceData:
     """The reference data; read afresh when it does not know ``channel`` (added since)."""
     reference = await load_reference(services)
@@ -116,7 +102,7 @@ async def request_alert(
     if address is None:
         return Result.fail(E.INVALID_EMAIL, "Not a valid e-mail address.", "input", "email")
     async with services.read() as conn:
-        record = (await fetch_records(conn, [sku])).get(sku) if sku else None
+        record = (await fetch_records(conn, [sku])).get(sku) if lookup_key(sku) else None
     if record is None:
         return Result.fail(E.NOT_FOUND, f"No product with SKU {sku!r}.", "input", "sku")
     reference = await _reference_with(services, channel)

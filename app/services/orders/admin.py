@@ -7,7 +7,7 @@ import uuid
 from app.domain.estimates import PromiseCause
 from app.domain.events import Event, EventKind, Subject, order_event
 from app.domain.placement import normalise_tags
-from app.domain.text import clean_text
+from app.domain.text import clean_text, lookup_key
 from app.services import policy
 from app.services.allocation import settle
 from app.services.container import Services
@@ -23,9 +23,12 @@ MAX_TAG = 64
 async def tag_order(
     services: Services, actor: Actor, order_id: uuid.UUID, add: list[str], remove: list[str]
 ) -> Result[uuid.UUID]:
-    if not all(clean_text(t, MAX_TAG) for t in [*add, *remove]):
+    if not all(clean_text(t, MAX_TAG, one_line=True) for t in [*add, *remove]):
         return Result.fail(
-            E.INVALID, f"Tags are at most {MAX_TAG} characters, no NUL bytes.", "input", "add"
+            E.INVALID,
+            f"Tags are one line of at most {MAX_TAG} characters of text that can be stored.",
+            "input",
+            "add",
         )
     clean_add = normalise_tags(add)
     clean_remove = normalise_tags(remove)
@@ -61,6 +64,8 @@ async def tag_order(
 async def set_customer_priority(
     services: Services, actor: Actor, email: str, priority: bool
 ) -> Result[bool]:
+    if not lookup_key(email):  # no customer can have it
+        return Result.fail(E.NOT_FOUND, f"No customer {email!r}.", "email")
     async with services.uow() as uow:
         conn = uow.conn
         before = await store.lock_customer_priority(conn, email)

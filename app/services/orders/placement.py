@@ -5,6 +5,13 @@
 contended pool rows with atomic conditional updates, in a fixed order, right before COMMIT, so
 a hot row is locked for as short a time as possible. A lost race re-plans from a fresh
 snapshot; after a few tries the line is reported sold out with what is possible.
+
+Input is checked before anything starts (``app.domain.text``, ``app.domain.contact``, the
+region and carrier service); what needs the database is checked from the claim's snapshot: the
+SKUs, the order's total (64 bits) and, for callers the channel's unit limits bind
+(``policy.bound_by_channel_limits``), those limits: units per line, and units of a SKU one
+customer holds on open orders on the channel. The customer limit is checked once more in the
+last message, before COMMIT, so that two racing orders of one customer cannot both pass it.
 """
 
 from __future__ import annotations
@@ -19,25 +26,30 @@ import orjson
 from asyncpg.exceptions import DeadlockDetectedError, SerializationError
 
 from app.domain.availability import MAX_UNITS, PaymentTerms, PoolKind
+from app.domain.contact import normalise_email
 from app.domain.estimates import Handling, QueuedLine, estimate_queue
 from app.domain.lines import LineState, LineStatus, shipment_groups
 from app.domain.payments import PaymentKind, payment_at_placement
 from app.domain.placement import (
     LinePlan,
+    LineRefusal,
     LineRequest,
     PlanError,
+    UnitLimits,
+    amount_refusals,
     consume,
+    limit_refusals,
     order_tags,
     plan_line,
 )
-from app.domain.text import MAX_TEXT, clean_text
+from app.domain.text import INT64_MAX, MAX_CODE, MAX_TEXT, lookup_key, text_problem
 from app.services import policy
 from app.services.auth import CachedCredential, CredentialChanged
 from app.services.container import Services
 from app.services.error_codes import PlacementErrorCode as E
 from app.services.orders.payments import GatewayJournal, PaymentDeclined
 from app.services.reference import ChannelRef, handling, load_reference
-from app.services.results import Actor, Result, ServiceError
+from app.services.results import Actor, Result, ServiceError, refusals
 from app.storage import placement as store
 from app.storage.inventory import SkuRecord
 
@@ -50,6 +62,7 @@ POOL_LOCK_ORDER = {
 }
 MAX_ATTEMPTS = 4
 MAX_LINES = 200
+MAX_ADDRESS_LINES = 10
 
 
 @dataclass(frozen=True)
@@ -113,36 +126,67 @@ class _LostRace(Exception):
     """A conditional update found less than the snapshot promised: re-plan."""
 
 
-def _validate(data: PlaceOrderInput) -> list[ServiceError]:
-    errors: list[ServiceError] = []
-    texts: list[tuple[tuple[str, ...], str | None]] = [
-        (("input", "idempotencyKey"), data.idempotency_key),
-        (("input", "customer", "email"), data.customer_email),
-        (("input", "customer", "name"), data.customer_name),
-        (("input", "shippingAddress", "region"), data.region),
-        (("input", "shippingAddress", "postalCode"), data.postal_code),
-        *((("input", "lines", str(i), "sku"), line.sku) for i, line in enumerate(data.lines)),
-        *(
-            (("input", "shippingAddress", key), str(value))
-            for key, value in data.address.items()
-            if value is not None
-        ),
-    ]
-    for path, value in texts:
-        if not clean_text(value):
-            errors.append(
-                ServiceError(path, E.INVALID, f"At most {MAX_TEXT} characters, no NUL bytes.")
-            )
-    if errors:
-        return errors
-    if not data.idempotency_key.strip() or len(data.idempotency_key) > 255:
-        errors.append(ServiceError(("input", "idempotencyKey"), E.INVALID, "1 to 255 characters."))
-    if "@" not in data.customer_email or len(data.customer_email) > 320:
+def _address_texts(data: PlaceOrderInput) -> list[tuple[tuple[str, ...], str | None]]:
+    """The problem of each text of the shipping address, with its input path (the address
+    lines one by one): one line each, a carrier service a code."""
+    where = ("input", "shippingAddress")
+    found: list[tuple[tuple[str, ...], str | None]] = []
+    for key, value in data.address.items():
+        if isinstance(value, list):
+            found += [
+                ((*where, key, str(i)), text_problem(str(item), one_line=True))
+                for i, item in enumerate(value)
+            ]
+        elif value is not None:
+            limit = MAX_CODE if key == "carrierService" else MAX_TEXT
+            found.append(((*where, key), text_problem(str(value), limit, one_line=True)))
+    return found
+
+
+def _validate(data: PlaceOrderInput, email: str | None) -> list[ServiceError]:
+    """The input's own rules (``app.domain.text``, ``app.domain.contact``): every text one
+    PostgreSQL can store, on one line, of a sane length; ``email``, the customer's address
+    checked (None: it is not one); quantities in range. Nothing here needs the database."""
+    if not lookup_key(data.channel, MAX_CODE):  # names no channel: the unknown channel's answer
+        return [
+            ServiceError(("input", "channel"), E.UNKNOWN_CHANNEL, f"No channel {data.channel!r}.")
+        ]
+    bad_email = "A valid e-mail address is needed." if email is None else None
+    errors = refusals(
+        E.INVALID,
+        [
+            (
+                ("input", "idempotencyKey"),
+                text_problem(data.idempotency_key, 255, required=True, one_line=True),
+            ),
+            (("input", "customer", "email"), bad_email),
+            (
+                ("input", "customer", "name"),
+                text_problem(data.customer_name, required=True, one_line=True),
+            ),
+            (
+                ("input", "shippingAddress", "region"),
+                text_problem(data.region, MAX_CODE, one_line=True),
+            ),
+            (
+                ("input", "shippingAddress", "postalCode"),
+                text_problem(data.postal_code, MAX_CODE, one_line=True),
+            ),
+            *(
+                (("input", "lines", str(i), "sku"), text_problem(line.sku, MAX_CODE, one_line=True))
+                for i, line in enumerate(data.lines)
+            ),
+            *_address_texts(data),
+        ],
+    )
+    if len(data.address.get("lines") or ()) > MAX_ADDRESS_LINES:
         errors.append(
-            ServiceError(("input", "customer", "email"), E.INVALID, "A valid e-mail is needed.")
+            ServiceError(
+                ("input", "shippingAddress", "lines"),
+                E.INVALID,
+                f"At most {MAX_ADDRESS_LINES} address lines.",
+            )
         )
-    if not data.customer_name.strip():
-        errors.append(ServiceError(("input", "customer", "name"), E.INVALID, "Name is required."))
     if not data.lines:
         errors.append(ServiceError(("input", "lines"), E.INVALID, "At least one line."))
     if len(data.lines) > MAX_LINES:
@@ -159,13 +203,25 @@ def _validate(data: PlaceOrderInput) -> list[ServiceError]:
     return errors
 
 
-async def _check_carrier_service(services: Services, data: PlaceOrderInput) -> list[ServiceError]:
-    """A carrier service, when given, must exist in the order's region (or the default one)."""
+async def _check_reference(services: Services, data: PlaceOrderInput) -> list[ServiceError]:
+    """The region, when given, must be one (as ``productAvailability`` asks), and a carrier
+    service must exist in the order's region (or the default one). A code the cached reference
+    data does not know is looked up afresh (it may have been added since)."""
     service = data.address.get("carrierService")
-    if service is None:
+    if data.region is None and service is None:
         return []
     reference = await load_reference(services)
-    if reference.transit(data.region, service) is not None:
+    if data.region is not None and data.region not in reference.regions:
+        reference = await load_reference(services, fresh=True)
+        if data.region not in reference.regions:
+            return [
+                ServiceError(
+                    ("input", "shippingAddress", "region"),
+                    E.UNKNOWN_REGION,
+                    f"No region {data.region!r}.",
+                )
+            ]
+    if service is None or reference.transit(data.region, service) is not None:
         return []
     return [
         ServiceError(
@@ -193,13 +249,17 @@ async def place_order(
 ) -> Result[Placed]:
     """Place one order (see the module). ``credential``: ``actor`` comes from a cached
     authentication, checked inside the transaction (``CachedCredential``)."""
-    errors = _validate(data) or await _check_carrier_service(services, data)
+    email = normalise_email(data.customer_email)
+    errors = _validate(data, email) or await _check_reference(services, data)
     if errors:
         if credential is not None:  # unchecked: the key must be good before input errors
             raise CredentialChanged
         return Result(errors=errors)
     scope = f"{actor.name}|{data.channel}"
-    request_hash = data.request_hash()
+    request_hash = data.request_hash()  # of the input as given (stable across releases)
+    if email is not None and email != data.customer_email:
+        data = replace(data, customer_email=email)  # the address as stored and mailed to
+    bound = policy.bound_by_channel_limits(actor)
     skus = sorted({line.sku for line in data.lines})
     for _attempt in range(MAX_ATTEMPTS):
         journal = GatewayJournal(services.gateway)
@@ -214,6 +274,8 @@ async def place_order(
                     services.settings.idempotency_hours,
                     skus,
                     credential.prefix if credential is not None else None,
+                    data.channel,
+                    data.customer_email if bound else None,
                 )
                 if credential is not None and not credential.still_valid(claim.api_key):
                     raise CredentialChanged
@@ -250,6 +312,10 @@ async def place_order(
                     return Result.fail(
                         E.CURRENCY_MISMATCH, "All lines must share one currency.", "input", "lines"
                     )
+                limits = _limits(services, claim.channel_limits) if bound else None
+                refused = _over_limits(data, records, claim.open_units, limits)
+                if refused:  # nothing stored under the key: a retry may pass once orders close
+                    return Result(errors=refused)
                 plans, plan_errors = _plan(data, records, services)
                 if plan_errors:
                     # Stored under the key: a retry with the same key gets the same answer.
@@ -268,9 +334,20 @@ async def place_order(
                 placed, reservations = await _write(
                     conn, services, actor, data, channel, records, plans, journal, scope
                 )
-                # The contended part, last: conditional updates in one fixed order, then
-                # COMMIT, in one message.
-                if not await uow.reserve_and_commit(reservations):
+                # The customer's limit again, now that no other order of theirs can commit
+                # unseen (the bundle locked the customer row), then the contended part, last:
+                # conditional updates in one fixed order, then COMMIT, in one message. A
+                # failed check re-plans like a lost race: the fresh claim tells why.
+                guards: list[str] = []
+                if limits is not None:
+                    guards.append(
+                        store.customer_limit_guard(
+                            placed.order_id,
+                            sorted({records[s].product_id for s in skus}),
+                            services.settings.max_units_per_customer_sku,
+                        )
+                    )
+                if not await uow.reserve_and_commit(reservations, guards):
                     raise _LostRace
         except (_LostRace, DeadlockDetectedError, SerializationError):
             await journal.compensate()
@@ -286,6 +363,41 @@ async def place_order(
         await services.inventory_notifier.committed(skus)
         return Result(placed)
     return Result.fail(E.SOLD_OUT, "Stock changed while placing; try again.", "input", "lines")
+
+
+def _limits(services: Services, stored: tuple[int | None, int | None] | None) -> UnitLimits:
+    """The channel's unit limits: its own where set, else the settings' defaults."""
+    per_line, per_customer = stored or (None, None)
+    settings = services.settings
+    return UnitLimits(
+        per_line or settings.max_units_per_line,
+        per_customer or settings.max_units_per_customer_sku,
+    )
+
+
+def _line_errors(code: E, found: list[LineRefusal]) -> list[ServiceError]:
+    return [
+        ServiceError(("input", "lines", str(r.index), "quantity"), code, r.message) for r in found
+    ]
+
+
+def _over_limits(
+    data: PlaceOrderInput,
+    records: dict[str, SkuRecord],
+    open_units: dict[str, int],
+    limits: UnitLimits | None,
+) -> list[ServiceError]:
+    """Lines whose amount would pass the largest amount stored (64 bits), then, for a caller
+    the channel's limits bind (``limits``), lines over them."""
+    too_much = amount_refusals(
+        [(line.quantity, records[line.sku].price_minor) for line in data.lines], INT64_MAX
+    )
+    if too_much:
+        return _line_errors(E.INVALID, too_much)
+    if limits is None:
+        return []
+    asked = [(line.sku, line.quantity) for line in data.lines]
+    return _line_errors(E.LIMIT_EXCEEDED, limit_refusals(asked, open_units, limits))
 
 
 def _replay(existing: Any, request_hash: str) -> Result[Placed]:

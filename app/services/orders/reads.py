@@ -12,11 +12,14 @@ from typing import Any
 
 import asyncpg
 
+from app.domain.dates import timestamp_problem
 from app.domain.estimates import Accuracy, promise_accuracy
 from app.domain.lines import LineStatus
 from app.domain.payments import PaymentTotals, amount_due, totals
-from app.domain.text import clean_text
+from app.domain.text import lookup_key
 from app.services.container import Services
+from app.services.error_codes import OrderErrorCode as E
+from app.services.results import ServiceError
 from app.storage import ledger
 from app.storage import orders as store
 from app.storage import payments as payment_store
@@ -27,6 +30,7 @@ __all__ = [
     "OrderFilter",
     "accuracy",
     "count_orders",
+    "filter_errors",
     "line_payment_totals",
     "list_orders",
     "load_events",
@@ -65,7 +69,7 @@ async def load_orders(services: Services, ids: list[Any]) -> dict[Any, Any]:
 
 
 async def order_id_by_number(services: Services, number: str) -> uuid.UUID | None:
-    if not clean_text(number, MAX_ORDER_NUMBER):
+    if not lookup_key(number, MAX_ORDER_NUMBER):
         return None
     async with services.read() as conn:
         return await store.order_id_by_number(conn, number)
@@ -103,6 +107,8 @@ async def load_events_by_id(services: Services, ids: list[int]) -> dict[int, Any
 
 
 async def count_orders(services: Services, flt: OrderFilter, channel_only: str | None) -> int:
+    if not _can_match(flt):
+        return 0
     async with services.read() as conn:
         return await store.count_orders(conn, flt, channel_only)
 
@@ -123,6 +129,22 @@ async def load_promises(services: Services, line_ids: list[int]) -> dict[int, li
     return await _grouped(services, promise_store.promises_by_line, line_ids, key="line_id")
 
 
+def filter_errors(services: Services, flt: OrderFilter) -> list[ServiceError]:
+    """A list filter's bad dates (outside the horizon, ``app.domain.dates``), as errors on
+    the ``filter`` argument's fields."""
+    today = services.today()
+    errors = []
+    for name, value in (("placedFrom", flt.placed_from), ("placedTo", flt.placed_to)):
+        if value is not None and (problem := timestamp_problem(value, today, what=name)):
+            errors.append(ServiceError(("filter", name), E.INVALID_DATE, problem))
+    return errors
+
+
+def _can_match(flt: OrderFilter) -> bool:
+    """Text that cannot be stored matches no order: the answer is an empty list."""
+    return all(v is None or lookup_key(v) for v in (flt.tag, flt.channel, flt.sku))
+
+
 async def list_orders(
     services: Services,
     flt: OrderFilter,
@@ -131,12 +153,16 @@ async def list_orders(
     channel_only: str | None,
 ) -> list[Any]:
     """Orders newest first (keyset on placed_at, id); ``channel_only`` limits a channel key."""
+    if not _can_match(flt):
+        return []
     async with services.read() as conn:
         return await store.list_orders(conn, flt, limit, after, channel_only)
 
 
 async def accuracy(services: Services, sku: str | None) -> Accuracy:
     """Promise accuracy of delivered lines against their FIRST promise."""
+    if sku is not None and not lookup_key(sku):
+        return promise_accuracy([])  # no line has a SKU that cannot be stored
     async with services.read() as conn:
         rows = await promise_store.delivered_against_first_promise(
             conn, sku, services.settings.store_timezone

@@ -23,6 +23,12 @@ class SetStockInput:
     quantity: int
     reason: StockReason = StockReason.COUNT
     note: str | None = None
+    release_reserved: bool = strawberry.field(
+        default=False,
+        description="Allow on hand to drop below the units ring-fenced for waiting orders: "
+        "the lines served last give theirs back, keep their place at the head of the queue "
+        "and are re-promised. False: such a change is refused with BELOW_RESERVED.",
+    )
 
 
 @strawberry.type
@@ -41,6 +47,7 @@ async def set_stock(info: Info[Context, Any], input: SetStockInput) -> SetStockP
         quantity=input.quantity,
         reason=input.reason.value,
         note=input.note,
+        release_reserved=input.release_reserved,
     )
     return SetStockPayload(
         product=await changed_product(info, result.value),

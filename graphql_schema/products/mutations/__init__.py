@@ -1,4 +1,5 @@
-"""Catalog mutations (ops): one module per mutation, with its input and payload."""
+"""Catalog mutations (ops): products, their selling policies and the sales channels' unit
+limits; one module per mutation, with its input and payload."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import strawberry
 
 from graphql_schema.products.mutations import (
     backorder_configure,
+    channel_limits_set,
     preorder_configure,
     product_create,
 )
@@ -16,3 +18,4 @@ class ProductMutations:
     create_product = product_create.FIELD
     configure_preorder = preorder_configure.FIELD
     configure_backorder = backorder_configure.FIELD
+    set_channel_limits = channel_limits_set.FIELD
