@@ -13,6 +13,7 @@ import threading
 import warnings
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 from app.logging import configure_logging, get_logger, tune_gc
@@ -23,13 +24,16 @@ T = TypeVar("T")
 
 
 def _prepare_database(settings: Settings, demo: bool) -> str:
-    from app.storage.database import redact, resolve_database_url
+    from app.storage.database import EmbeddedUnavailable, redact, resolve_database_url
     from app.storage.migrate import upgrade_to_head
 
     problems = settings.profile_problems(demo)
     if problems:  # before anything starts: no embedded server, no migration
         raise SystemExit("\n".join(f"error: {problem}" for problem in problems))
-    url = resolve_database_url(settings)
+    try:
+        url = resolve_database_url(settings)
+    except EmbeddedUnavailable as exc:
+        raise SystemExit(f"error: {exc}") from None
     log.info("database", url=redact(url), embedded=settings.database_url is None)
     upgrade_to_head(url)
     log.info("migrations_applied")
@@ -90,12 +94,24 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         # database this process prepared (the embedded server keeps running in this one).
         # The supervisor drains and stops its workers on SIGINT/SIGTERM and then returns.
         os.environ["OMS_DATABASE_URL"] = url
+        # Metrics add up across the workers: each writes its samples to this folder (fresh
+        # for this run) and any worker's /metrics reads them all.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_fresh_metrics_dir(settings))
         uvicorn.run("app.web.app:app_from_environment", factory=True, workers=workers, **options)
         return 0
     app = create_app(settings, url)
     tune_gc(settings.gc_threshold)
     started = _run_draining(app, options)
     return 0 if started else 3  # 3: uvicorn's start-up failure status
+
+
+def _fresh_metrics_dir(settings: Settings) -> Path:
+    import shutil
+
+    folder = settings.data_dir.expanduser().resolve() / f"metrics-{os.getpid()}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
 
 
 def _run_draining(app: Any, options: dict[str, Any]) -> bool:

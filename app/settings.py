@@ -212,6 +212,19 @@ class Settings(BaseSettings):
         description="'Notify me': alerts go out for as many units as opened; the next ones "
         "wait this long, so the first in line get the first chance.",
     )
+    # ------------------------------------------------------------ fulfilment
+    shipment_risk_hours: float = Field(
+        default=4.0,
+        gt=0,
+        description="A shipment with less than this many hours to its dispatch deadline is "
+        "at risk (fulfilmentQueue, shipment counts).",
+    )
+    default_cutoff_time: str = Field(
+        default="15:00",
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$",
+        description="Daily cut-off (store time) of channels without their own: work arriving "
+        "later counts from the next day.",
+    )
     # ------------------------------------------------------------ the edge (HTTP, limits)
     max_body_bytes: int = Field(
         default=1_048_576,

@@ -9,7 +9,7 @@ from typing import Any
 
 from strawberry.dataloader import DataLoader
 
-from app.services import catalog, supply
+from app.services import catalog, shipments, supply
 from app.services.container import Services
 from app.services.live import LiveHub
 from app.services.orders import reads as order_reads
@@ -37,6 +37,10 @@ class Loaders:
     receipt_by_id: DataLoader[int, Any] = field(init=False)
     supply_by_id: DataLoader[int, Any] = field(init=False)
     supply_history: DataLoader[int, list[Any]] = field(init=False)
+    shipment_by_id: DataLoader[int, Any] = field(init=False)
+    lines_by_shipment: DataLoader[int, list[Any]] = field(init=False)
+    shipments_by_order: DataLoader[Any, list[Any]] = field(init=False)
+    events_by_shipment: DataLoader[int, list[Any]] = field(init=False)
 
     def __post_init__(self) -> None:
         services = self.services
@@ -77,6 +81,10 @@ class Loaders:
         self.receipt_by_id = grouped(supply.receipts_by_id, None)
         self.supply_by_id = grouped(supply.supply_by_id, None)
         self.supply_history = grouped(supply.supply_history, [])
+        self.shipment_by_id = grouped(shipments.load_shipments, None)
+        self.lines_by_shipment = grouped(shipments.load_line_refs, [])
+        self.shipments_by_order = grouped(shipments.load_shipments_of_orders, [])
+        self.events_by_shipment = grouped(shipments.load_events, [])
 
     async def reference(self) -> ReferenceData:
         """Regions and channels: loaded once per request however many fields ask."""
@@ -88,6 +96,10 @@ class Loaders:
         self.lines_by_order.clear_all()
         self.payments_by_order.clear_all()
         self.events_by_order.clear_all()
+        self.shipment_by_id.clear_all()
+        self.lines_by_shipment.clear_all()
+        self.shipments_by_order.clear_all()
+        self.events_by_shipment.clear_all()
 
 
 @dataclass

@@ -16,6 +16,8 @@ from app.domain.lines import DelayConsent, LineState, LineStatus, OrderStatus, S
 from app.domain.notifications import NotificationStatus
 from app.domain.notifications import Template as NotificationTemplate
 from app.domain.payments import PaymentKind as PaymentEntryKind
+from app.domain.shipments import FulfilmentKind, HoldReason, ShipmentStatus
+from app.domain.shipments import Urgency as ShipmentUrgency
 from app.services.scheduler import Job as ScheduledJob
 
 __all__ = [
@@ -24,6 +26,8 @@ __all__ = [
     "EstimateConfidence",
     "EventKind",
     "EventSubject",
+    "FulfilmentKind",
+    "HoldReason",
     "LineState",
     "LineStatus",
     "NotificationStatus",
@@ -34,6 +38,8 @@ __all__ = [
     "PoolKind",
     "PromiseCause",
     "ScheduledJob",
+    "ShipmentStatus",
+    "ShipmentUrgency",
     "ShipsWhen",
 ]
 
@@ -83,4 +89,22 @@ strawberry.enum(
     description="Where a message to a customer is: PENDING (waiting for its next attempt), "
     "SENDING, SENT, DEAD (every attempt failed), UNCONFIRMED (the relay stopped mid-send: "
     "maybe sent), SUPPRESSED (the customer switched it off).",
+)
+strawberry.enum(
+    ShipmentStatus,
+    description="Where a shipment is: PICKING → PACKED → AWAITING_SHIPMENT → DISPATCHED → "
+    "DELIVERED; ON_HOLD (with a reason) from any step before dispatch, back to that step when "
+    "released; CANCELLED before dispatch (its lines wait for a new shipment).",
+)
+strawberry.enum(HoldReason, description="Why a shipment is on hold.")
+strawberry.enum(
+    FulfilmentKind,
+    description="The work list a shipment is on: READY (in-stock orders, never behind "
+    "future-dated work), PRE_ORDER or BACKORDER (the latest of its lines).",
+)
+strawberry.enum(
+    ShipmentUrgency,
+    name="ShipmentUrgency",
+    description="How close a shipment still in the warehouse is to its dispatch deadline: "
+    "AT_RISK within OMS_SHIPMENT_RISK_HOURS of it, BREACHED past it.",
 )

@@ -43,7 +43,11 @@ strawberry.enum(
     OrderErrorCode, description="Codes of cancellation, tags, customer priority and renewals."
 )
 strawberry.enum(QueueErrorCode, description="Codes of pause, resume and answers to delays.")
-strawberry.enum(FulfilmentErrorCode, description="Codes of dispatch and delivery.")
+strawberry.enum(
+    FulfilmentErrorCode,
+    description="Codes of shipments (steps, holds, dispatch, delivery), consolidation and "
+    "channels' fulfilment settings.",
+)
 strawberry.enum(
     SupplyErrorCode,
     description="Codes of purchase orders, production runs, receipts and allocation policies.",

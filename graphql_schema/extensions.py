@@ -47,8 +47,8 @@ class OperationMetrics(SchemaExtension):
             op_type = "invalid"
         result = ctx.result
         outcome = "error" if result is not None and getattr(result, "errors", None) else "ok"
-        GRAPHQL_REQUESTS.labels(name, op_type, outcome).inc()
-        GRAPHQL_LATENCY.labels(name, op_type).observe(time.perf_counter() - started)
+        GRAPHQL_REQUESTS.labels(name, op_type, outcome, "executor").inc()
+        GRAPHQL_LATENCY.labels(name, op_type, "executor").observe(time.perf_counter() - started)
 
 
 @dataclass

@@ -27,6 +27,8 @@ from graphql_schema.extensions import (
     introspection_depth_rule,
 )
 from graphql_schema.fulfilment.mutations import FulfilmentMutations
+from graphql_schema.fulfilment.queries import FulfilmentQueries
+from graphql_schema.fulfilment.queue import FulfilmentQueueQueries
 from graphql_schema.inventory.mutations import InventoryMutations
 from graphql_schema.inventory.queries import InventoryQueries
 from graphql_schema.live.subscriptions import Subscription
@@ -53,6 +55,8 @@ Query = merge_types(
         OrderQueries,
         SupplyQueries,
         NotificationQueries,
+        FulfilmentQueries,
+        FulfilmentQueueQueries,
     ),
 )
 Mutation = merge_types(

@@ -15,10 +15,10 @@ def _compose() -> dict:  # type: ignore[type-arg]
     return yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 
 
-def test_compose_runs_the_app_with_postgres_16_and_mailpit() -> None:
+def test_compose_runs_the_app_with_the_oldest_supported_postgres_and_mailpit() -> None:
     services = _compose()["services"]
     assert set(services) >= {"app", "postgres", "mailpit"}
-    assert services["postgres"]["image"] == "postgres:16"
+    assert services["postgres"]["image"] == "postgres:15"  # CI runs the suite on 15 and 18
     assert services["mailpit"]["image"].startswith("axllent/mailpit")
     assert services["app"]["build"] == "."
     assert (ROOT / "Dockerfile").exists()
@@ -48,3 +48,16 @@ def test_the_app_points_at_the_compose_postgres() -> None:
     environment = _compose()["services"]["app"]["environment"]
     url = environment["OMS_DATABASE_URL"]
     assert "@postgres:5432/" in url
+
+
+def test_the_image_installs_the_runtime_lock_runs_unprivileged_and_checks_readiness() -> None:
+    text = (ROOT / "Dockerfile").read_text()
+    stages = [line for line in text.splitlines() if line.startswith("FROM ")]
+    assert len(stages) == 2  # build and runtime: no compilers or lock tools in the image
+    assert "requirements/runtime.lock" in text
+    assert "--require-hashes" in text
+    assert "dev.lock" not in text
+    assert "embedded" not in text.split("FROM python:3.12-slim\n")[-1]
+    assert "\nUSER oms" in text
+    assert "/readyz" in text.split("HEALTHCHECK", 1)[1]
+    assert "OMS_ENV=production" in text

@@ -10,7 +10,7 @@ each use case (not in the past, not in the future, not before the shipment) come
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 HORIZON_DAYS = 3660
 """About ten years either side of today: the longest lead time a supplier may quote, the
@@ -53,3 +53,16 @@ def timestamp_problem(value: datetime, today: date, *, what: str = "The time") -
     if not first <= value.date() <= last:
         return f"{what} must be within {HORIZON_DAYS} days of today ({first} to {last})."
     return None
+
+
+def time_of_day(text: str) -> time | None:
+    """A time of day written ``HH:MM`` (24-hour, two digits each: ``09:30``, ``23:59``); None
+    when ``text`` is not one. Channels' daily cut-offs are given so."""
+    if len(text) != 5 or text[2] != ":" or not (text[:2] + text[3:]).isascii():
+        return None
+    hours, minutes = text[:2], text[3:]
+    if not (hours.isdigit() and minutes.isdigit()):
+        return None
+    if int(hours) > 23 or int(minutes) > 59:
+        return None
+    return time(int(hours), int(minutes))

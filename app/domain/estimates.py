@@ -73,6 +73,7 @@ class PromiseCause(StrEnum):
     DISPATCH = "DISPATCH"
     POLICY_CHANGED = "POLICY_CHANGED"
     PRIORITY_CHANGED = "PRIORITY_CHANGED"
+    CONSOLIDATION = "CONSOLIDATION"  # the line ships with a later line of its shipment
 
 
 class Confidence(StrEnum):
@@ -525,6 +526,20 @@ def available_to_promise(
         if cap_remaining is not None and extra >= cap_remaining:
             break
     return entries
+
+
+# --- delays ----------------------------------------------------------------------------------
+
+
+def asks_consent(
+    consent: str | None, first_latest: date | None, new_latest: date | None, threshold_days: int
+) -> bool:
+    """Whether a delay asks the customer for consent: a line not asked before whose new
+    promise ends more than ``threshold_days`` after its first dated promise (or lost its
+    date)."""
+    if consent is not None or first_latest is None:
+        return False
+    return new_latest is None or (new_latest - first_latest).days > threshold_days
 
 
 # --- promise accuracy ------------------------------------------------------------------------

@@ -59,6 +59,15 @@ class EventKind(StrEnum):
     PAYMENT_REAUTHORIZED = "payment.reauthorized"
     PAYMENT_CAPTURED = "payment.captured"
     PAYMENT_REFUNDED = "payment.refunded"
+    # shipments (the order's events: a consolidated shipment writes one per order)
+    SHIPMENT_CREATED = "shipment.created"
+    SHIPMENT_ADVANCED = "shipment.advanced"
+    SHIPMENT_HELD = "shipment.held"
+    SHIPMENT_RELEASED = "shipment.released"
+    SHIPMENT_DISPATCHED = "shipment.dispatched"
+    SHIPMENT_DELIVERED = "shipment.delivered"
+    SHIPMENT_CANCELLED = "shipment.cancelled"
+    SHIPMENTS_CONSOLIDATED = "shipment.consolidated"
     # messages to customers
     NOTIFICATION_SENT = "notification.sent"
     NOTIFICATION_DEAD = "notification.dead"
@@ -87,6 +96,7 @@ class EventKind(StrEnum):
     CUSTOMER_PRIORITY_SET = "customer.priority_set"
     CARRIER_SERVICE_SET = "carrier_service.set"
     CHANNEL_LIMITS_SET = "channel.limits_set"
+    CHANNEL_FULFILMENT_SET = "channel.fulfilment_set"
 
 
 @dataclass(frozen=True)
@@ -148,3 +158,18 @@ def sku_event(
     before: Mapping[str, Any] | None = None,
 ) -> Event:
     return Event(kind, Subject.SKU, sku, actor, payload, before, product_id=product_id)
+
+
+def shipment_event(
+    kind: EventKind,
+    shipment_id: int,
+    order_id: uuid.UUID,
+    actor: str,
+    payload: Mapping[str, Any] | None,
+    before: Mapping[str, Any] | None = None,
+) -> Event:
+    """An event of a shipment, on one of its orders' history (a shipment spanning orders
+    writes one per order)."""
+    return Event(
+        kind, Subject.SHIPMENT, str(shipment_id), actor, payload, before, order_id=order_id
+    )

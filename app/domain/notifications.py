@@ -83,8 +83,10 @@ def messages_for(
             return (Planned(Template.DELIVERY_DELAYED, grouped=False, starts_consent=consent),)
         case EventKind.LINE_DELIVERY_REMINDER:
             return (Planned(Template.DELIVERY_REMINDER),)
-        case EventKind.LINE_SHIPPED:
-            return (Planned(Template.DISPATCHED),)
+        case EventKind.SHIPMENT_DISPATCHED:
+            # one e-mail per shipment (per order of a consolidated one): its lines (the
+            # event's ``lineIds``), its carrier and tracking link; ``line.shipped`` mails none
+            return (Planned(Template.DISPATCHED, grouped=False),)
         case EventKind.PAYMENT_CAPTURED if data.get("balance"):
             return (Planned(Template.BALANCE_CAPTURED),)
         case EventKind.LINE_CANCELLED:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from app.domain.availability import (
     DEFAULT_MESSAGES,
@@ -18,6 +18,7 @@ from app.domain.availability import (
     resolve,
 )
 from app.domain.estimates import Handling, estimate_line
+from app.domain.lines import LineState, LineStatus
 from app.services.container import Services
 from app.services.error_codes import CatalogErrorCode
 from app.services.reference import ReferenceData, RegionTransit
@@ -25,6 +26,7 @@ from app.services.results import Result
 from app.storage.inventory import SkuRecord
 
 NO_SUPPLY = "No inbound supply is scheduled for this product yet."
+NO_REGION = "No region given and no default region is configured."
 
 
 @dataclass(frozen=True)
@@ -98,18 +100,49 @@ def _delivery(
     handling_days: int,
 ) -> DeliveryEstimate:
     if region is None:
-        return DeliveryEstimate(None, "No region given and no default region is configured.")
+        return DeliveryEstimate(None, NO_REGION)
     state = res.state
     if state is AvailabilityState.IN_STOCK:
-        return DeliveryEstimate(
-            ready_delivery_window(
-                today, handling_days, region.transit_min_days, region.transit_max_days
-            ),
-            confidence="HIGH",
-        )
+        return in_stock_delivery(today, region, handling_days)
     if state in (AvailabilityState.PRE_ORDER, AvailabilityState.BACKORDER):
         return _waiting_delivery(record, res, today, region, handling_days)
     return DeliveryEstimate(None, "Sold out.")
+
+
+def in_stock_delivery(
+    ordered_on: date, region: RegionTransit, handling_days: int
+) -> DeliveryEstimate:
+    """Stock on hand: handling, then the region's transit by its carrier service, counted
+    from the day of the order (store time). What the PDP shows for IN_STOCK, and what a READY
+    line keeps once ordered (``in_stock_line_estimate``)."""
+    return DeliveryEstimate(
+        ready_delivery_window(
+            ordered_on, handling_days, region.transit_min_days, region.transit_max_days
+        ),
+        confidence="HIGH",
+    )
+
+
+def in_stock_line_estimate(
+    services: Services,
+    reference: ReferenceData,
+    state: str,
+    status: str,
+    placed_at: datetime,
+    region_code: str | None,
+    carrier_service: str | None,
+) -> DeliveryEstimate | None:
+    """A READY line's window: the one the PDP showed when it was ordered, for the order's
+    region and carrier service (``in_stock_delivery`` from the placement day, store time). It
+    stays once the line has shipped; a cancelled line, or a line that is not READY (its window
+    is its promise), has none here."""
+    if state != LineState.READY or status not in (LineStatus.RESERVED, LineStatus.SHIPPED):
+        return None
+    region = reference.transit_or_default(region_code, carrier_service)
+    if region is None:
+        return DeliveryEstimate(None, NO_REGION)
+    ordered_on = placed_at.astimezone(services.store_tz).date()
+    return in_stock_delivery(ordered_on, region, services.settings.handling_days)
 
 
 def _waiting_delivery(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -16,7 +17,7 @@ from app.services.gateway import LedgerGateway, PaymentGateway
 from app.services.notifications.mailer import Mailer, mailer_for
 from app.settings import Settings
 from app.storage.notify import INVENTORY_CHANNEL, CoalescingNotifier
-from app.storage.uow import PlacementUnitOfWork, UnitOfWork
+from app.storage.uow import PlacementUnitOfWork, UnitOfWork, read_connection
 
 
 def system_now() -> datetime:
@@ -101,9 +102,9 @@ class Services:
         """One placement attempt (its last pool updates travel with COMMIT)."""
         return PlacementUnitOfWork(self.write_pool)
 
-    def read(self) -> asyncpg.pool.PoolAcquireContext:
+    def read(self) -> AbstractAsyncContextManager[asyncpg.Connection]:
         """A connection for reads outside a transaction: ``async with services.read() as c``."""
-        return self.read_pool.acquire()
+        return read_connection(self.read_pool)
 
     def now(self) -> datetime:
         return self.clock()

@@ -67,7 +67,7 @@ class QueueErrorCode(StrEnum):
 
 
 class FulfilmentErrorCode(StrEnum):
-    """Dispatch and delivery."""
+    """Dispatch and delivery, shipments, channels' fulfilment settings, consolidation."""
 
     INVALID = "INVALID"
     NOT_FOUND = "NOT_FOUND"
@@ -77,6 +77,18 @@ class FulfilmentErrorCode(StrEnum):
     UNKNOWN_LOCATION = "UNKNOWN_LOCATION"
     INVALID_DATE = "INVALID_DATE"
     PAYMENT_DECLINED = "PAYMENT_DECLINED"
+    # shipments: a move the state machine does not allow (nothing changed)
+    INVALID_TRANSITION = "INVALID_TRANSITION"
+    # channel fulfilment settings
+    UNKNOWN_CHANNEL = "UNKNOWN_CHANNEL"
+    # consolidation: why a shipment or line cannot merge (nothing is merged then)
+    DIFFERENT_CUSTOMER = "DIFFERENT_CUSTOMER"
+    DIFFERENT_CHANNEL = "DIFFERENT_CHANNEL"
+    DIFFERENT_ADDRESS = "DIFFERENT_ADDRESS"
+    DIFFERENT_CARRIER_SERVICE = "DIFFERENT_CARRIER_SERVICE"
+    ALREADY_PACKED = "ALREADY_PACKED"
+    NOT_ALLOCATED = "NOT_ALLOCATED"
+    NOTHING_TO_CONSOLIDATE = "NOTHING_TO_CONSOLIDATE"
 
 
 class ShippingErrorCode(StrEnum):

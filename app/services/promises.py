@@ -29,6 +29,7 @@ from app.domain.estimates import (
     QueuedLine,
     SupplyKind,
     SupplySource,
+    asks_consent,
     estimate_line,
     estimate_queue,
 )
@@ -123,13 +124,8 @@ async def recompute(
         if delayed_days <= 0:
             continue
         delayed += 1
-        first = first_latest.get(row["id"])
         consent: str | None = None
-        if (
-            row["delay_consent"] is None
-            and first is not None
-            and (est.latest is None or (est.latest - first).days > threshold)
-        ):
+        if asks_consent(row["delay_consent"], first_latest.get(row["id"]), est.latest, threshold):
             consent = DelayConsent.REQUESTED
             writes[i] = (row, est, delayed_days, consent)
     await store.write_promises(
@@ -159,6 +155,67 @@ async def recompute(
         note,
     )
     return Repromised(len(writes), delayed)
+
+
+@dataclass(frozen=True)
+class Move:
+    """A line's promise moved to a window decided elsewhere than its SKU's queue (a
+    consolidated shipment follows its latest line). ``line``: its row (``id``, ``order_id``,
+    ``number``, ``sku``, ``promised_earliest``, ``promised_latest``, ``promised_at``,
+    ``delay_consent``)."""
+
+    line: Any
+    earliest: date | None
+    latest: date | None
+    confidence: str
+
+
+async def move(
+    conn: asyncpg.Connection,
+    services: Services,
+    moves: Sequence[Move],
+    cause: PromiseCause,
+    actor: str,
+    note: str | None = None,
+) -> Repromised:
+    """Write these lines' new promises with the usual delay rules: a later window is a
+    ``line.delivery_delayed`` (asking for consent beyond ``OMS_DELAY_CONSENT_DAYS`` past the
+    first promise), as ``recompute`` writes them."""
+    if not moves:
+        return Repromised(0, 0)
+    delays = {
+        m.line["id"]: _delay(m.line["promised_latest"], m.latest, m.line["promised_at"])
+        for m in moves
+    }
+    slipped = [m.line["id"] for m in moves if delays[m.line["id"]] > 0]
+    first_latest = await store.first_promised_latest(conn, slipped) if slipped else {}
+    threshold = services.settings.delay_consent_days
+    promises: list[store.NewPromise] = []
+    for m in moves:
+        row, days = m.line, delays[m.line["id"]]
+        asked = days > 0 and asks_consent(
+            row["delay_consent"], first_latest.get(row["id"]), m.latest, threshold
+        )
+        promises.append(
+            store.NewPromise(
+                line_id=row["id"],
+                earliest=m.earliest,
+                latest=m.latest,
+                confidence=m.confidence,
+                supply_id=None,
+                reason=None,
+                delayed_days=days,
+                consent=DelayConsent.REQUESTED if asked else None,
+                cause=cause if row["promised_at"] is not None else PromiseCause.PLACED,
+                order_id=row["order_id"],
+                order_number=row["number"],
+                sku=row["sku"],
+                was_earliest=row["promised_earliest"],
+                was_latest=row["promised_latest"],
+            )
+        )
+    await store.write_promises(conn, promises, services.now(), actor, note)
+    return Repromised(len(promises), sum(1 for d in delays.values() if d > 0))
 
 
 def _int_or_none(value: str | None) -> int | None:

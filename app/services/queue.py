@@ -22,6 +22,7 @@ from app.services.notifications.content import DELAY_LINK_EXTRA_DAYS
 from app.services.orders.cancellation import cancel
 from app.services.orders.reads import token_matches
 from app.services.results import Actor, Changed, Result, ServiceError
+from app.services.shipment_opening import open_shipments
 from app.storage import catalog as catalog_store
 from app.storage import ledger
 from app.storage import notifications as notification_store
@@ -35,8 +36,9 @@ async def set_paused(
     services: Services, actor: Actor, order_id: uuid.UUID, line_id: int | None, paused: bool
 ) -> Result[Changed]:
     """Pause: the line keeps its place in the queue but is skipped by allocation; its
-    ring-fenced units go to the next in line unless ``OMS_PAUSE_KEEPS_ALLOCATION``. Resume:
-    it is served again at its original position for the next units."""
+    ring-fenced units go to the next in line unless ``OMS_PAUSE_KEEPS_ALLOCATION``, and it
+    leaves its shipment if it was in one. Resume: it is served again at its original position
+    for the next units, and ships (a shipment is opened) once it has them all."""
     async with services.uow() as uow:
         conn = uow.conn
         order = await store.lock_order(conn, order_id)
@@ -84,6 +86,8 @@ async def set_paused(
             PromiseCause.PAUSE if paused else PromiseCause.RESUME,
             actor.name,
         )
+        if not paused:  # a resumed line that kept its units may ship again
+            await open_shipments(conn, services, actor, order_ids=[order_id])
         await uow.commit()
     return Result(Changed(order_id, len(targets)))
 

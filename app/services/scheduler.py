@@ -8,8 +8,9 @@ Jobs: ``RELEASE_PREORDERS`` (launch day, store time zone), ``PROMISE_NEW_LINES``
 PRIORITY order went ahead in; lines without a first promise), ``EXPIRE_DELAY_CONSENTS``
 (unanswered delays follow the store policy), ``RENEW_AUTHORIZATIONS`` (authorizations that
 would expire before the goods ship), ``REMIND_DELIVERIES`` (reminders before expected
-deliveries) and ``SEND_NOTIFICATIONS`` (one round of the e-mail relay, which also runs on its
-own loop: ``OMS_MAIL_RELAY_SECONDS``).
+deliveries), ``SEND_NOTIFICATIONS`` (one round of the e-mail relay, which also runs on its
+own loop: ``OMS_MAIL_RELAY_SECONDS``) and ``OPEN_SHIPMENTS`` (shipments for READY lines and
+everything else that can ship and is in none; shipments left without lines are cancelled).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from app.services.notifications.alerts import release_alerts
 from app.services.notifications.reminders import remind_deliveries
 from app.services.orders.payments import renew_authorizations
 from app.services.results import SYSTEM, Actor
+from app.services.shipment_opening import open_all
 from app.storage import scheduler as store
 from app.storage.allocation import lock_pools
 from app.storage.promises import (
@@ -49,6 +51,7 @@ class Job(StrEnum):
     REMIND_DELIVERIES = "REMIND_DELIVERIES"
     SEND_NOTIFICATIONS = "SEND_NOTIFICATIONS"
     RELEASE_AVAILABILITY_ALERTS = "RELEASE_AVAILABILITY_ALERTS"
+    OPEN_SHIPMENTS = "OPEN_SHIPMENTS"
 
 
 async def promise_new_lines(services: Services, actor: Actor) -> int:
@@ -108,6 +111,7 @@ JOBS: dict[Job, Callable[[Services, Actor], Awaitable[Any]]] = {
     Job.REMIND_DELIVERIES: remind_deliveries,
     Job.SEND_NOTIFICATIONS: _send,
     Job.RELEASE_AVAILABILITY_ALERTS: release_alerts,
+    Job.OPEN_SHIPMENTS: open_all,
 }
 
 

@@ -183,7 +183,9 @@ WITH lines AS (
     FROM order_lines l
     WHERE l.id = ANY($1::bigint[]) AND l.allocated > 0 AND l.status IN ('WAITING', 'ALLOCATED')
 ), upd AS (
-    UPDATE order_lines l SET allocated = 0, status = 'WAITING', updated_at = now()
+    -- a line whose units are taken back cannot ship: it leaves its (open) shipment
+    UPDATE order_lines l SET allocated = 0, status = 'WAITING', shipment_id = NULL,
+                             updated_at = now()
     FROM lines x WHERE l.id = x.id
     RETURNING l.id, x.order_id, x.product_id, x.allocated
 ), alloc AS (

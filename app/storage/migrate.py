@@ -10,7 +10,18 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-ROOT = Path(__file__).resolve().parents[2]
+
+def _root() -> Path:
+    """Where ``alembic.ini`` and ``migrations/`` are: the source tree this package lives in
+    (a checkout, an editable install), else the working directory (the image copies them to
+    its WORKDIR next to the installed package)."""
+    for candidate in (Path(__file__).resolve().parents[2], Path.cwd()):
+        if (candidate / "alembic.ini").exists() and (candidate / "migrations").is_dir():
+            return candidate
+    raise RuntimeError("alembic.ini and migrations/ not found (run from the service's folder)")
+
+
+ROOT = _root()
 
 
 def alembic_config(url: str) -> Config:

@@ -32,7 +32,7 @@ SELECT l.id, l.order_id, l.product_id, l.line_no, l.sub_no, l.sku, l.quantity, l
        l.status, l.pool_kind, l.pool_channel, l.unit_price_minor, l.payment_terms,
        l.shipment_group, l.queued_at, l.allocated, l.paused_at, l.promised_earliest,
        l.promised_latest, l.promise_confidence, l.promised_at, l.delay_consent,
-       l.consent_due_at, l.shipped_at, l.delivered_on,
+       l.consent_due_at, l.shipped_at, l.delivered_on, l.shipment_id,
        q.region,
        CASE WHEN l.status = 'WAITING' THEN (
            SELECT count(*) + 1 FROM order_lines w JOIN orders wo ON wo.id = w.order_id
@@ -212,9 +212,11 @@ async def lock_order(conn: asyncpg.Connection, order_id: uuid.UUID) -> asyncpg.R
 
 
 LINES_SQL = """
-SELECT l.id, l.sku, l.product_id, l.quantity, l.allocated, l.state, l.status, l.pool_kind,
+SELECT l.id, l.order_id, l.sku, l.product_id, l.quantity, l.allocated, l.state, l.status,
+       l.pool_kind,
        l.pool_channel, l.paused_at, l.unit_price_minor, l.payment_terms, l.delay_consent,
-       l.shipped_at, l.delivered_on, p.release_date, p.preorder_enabled, ip.id AS pool_id
+       l.shipped_at, l.delivered_on, l.shipment_id, p.release_date, p.preorder_enabled,
+       ip.id AS pool_id
 FROM order_lines l
 JOIN products p ON p.id = l.product_id
 JOIN inventory_pools ip ON ip.product_id = l.product_id AND ip.kind = l.pool_kind
@@ -236,10 +238,10 @@ async def cancel_lines(
     conn: asyncpg.Connection, line_ids: Sequence[int], delay_consent: str | None
 ) -> int:
     """Mark lines CANCELLED (with the consent answer that cancelled them, if any); a
-    cancellation on a delay answer only cancels while the delay still waits for one.
-    Returns how many were cancelled."""
+    cancellation on a delay answer only cancels while the delay still waits for one. A
+    cancelled line leaves its (open) shipment. Returns how many were cancelled."""
     rows = await conn.fetch(
-        "UPDATE order_lines SET status = 'CANCELLED', updated_at = now(), "
+        "UPDATE order_lines SET status = 'CANCELLED', shipment_id = NULL, updated_at = now(), "
         "delay_consent = COALESCE($2, delay_consent) WHERE id = ANY($1::bigint[]) "
         "AND ($2::text IS NULL OR delay_consent = 'REQUESTED') RETURNING id",
         list(line_ids),
@@ -287,8 +289,11 @@ async def waiting_skus_under_priority_first(
 async def set_paused(
     conn: asyncpg.Connection, line_ids: Sequence[int], paused_at: datetime | None
 ) -> None:
+    """Pause (``paused_at``) or resume lines; a paused line leaves its (open) shipment."""
     await conn.execute(
-        "UPDATE order_lines SET paused_at = $2, updated_at = now() WHERE id = ANY($1::bigint[])",
+        "UPDATE order_lines SET paused_at = $2, updated_at = now(), "
+        "shipment_id = CASE WHEN $2::timestamptz IS NULL THEN shipment_id END "
+        "WHERE id = ANY($1::bigint[])",
         list(line_ids),
         paused_at,
     )

@@ -427,6 +427,7 @@ def placed_line_rows(order: asyncpg.Record, lines: Sequence[NewLine]) -> tuple[d
             "consent_due_at": None,
             "shipped_at": None,
             "delivered_on": None,
+            "shipment_id": None,  # shipments are opened after placement (OPEN_SHIPMENTS)
             "region": order["region"],
             "queue_position": None,
             "units_ahead": None,

@@ -38,6 +38,8 @@ JOIN orders o ON o.id = l.order_id
 JOIN products p ON p.id = l.product_id
 WHERE l.product_id = ANY($1::uuid[]) AND l.status IN ('WAITING', 'ALLOCATED')
   AND l.state <> 'READY'
+  -- a line in a shipment keeps its promise: it follows the shipment, not the queue
+  AND l.shipment_id IS NULL
 ) q
 WHERE $2::bool OR q.promised_at IS NULL
 ORDER BY q.product_id, q.queue_rank, q.queue_seq

@@ -6,6 +6,7 @@ answer so without a statement (which PostgreSQL would refuse)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import time
 from typing import Any
 
 import asyncpg
@@ -148,6 +149,39 @@ async def set_channel_limits(
         code,
         per_line,
         per_customer_sku,
+    )
+    assert row is not None
+    return row
+
+
+CHANNEL_FULFILMENT = "code, sla_hours, cutoff_time, auto_consolidate"
+
+
+async def lock_channel_fulfilment(conn: asyncpg.Connection, code: str) -> asyncpg.Record | None:
+    """A channel's fulfilment settings (SLA, cut-off, auto-consolidation), its row locked;
+    None when no channel."""
+    if not lookup_key(code):
+        return None
+    row: asyncpg.Record | None = await conn.fetchrow(
+        f"SELECT {CHANNEL_FULFILMENT} FROM channels WHERE code = $1 FOR NO KEY UPDATE", code
+    )
+    return row
+
+
+async def set_channel_fulfilment(
+    conn: asyncpg.Connection,
+    code: str,
+    sla_hours: int,
+    cutoff_time: time | None,
+    auto_consolidate: bool,
+) -> asyncpg.Record:
+    row: asyncpg.Record | None = await conn.fetchrow(
+        "UPDATE channels SET sla_hours = $2, cutoff_time = $3, auto_consolidate = $4 "
+        f"WHERE code = $1 RETURNING {CHANNEL_FULFILMENT}",
+        code,
+        sla_hours,
+        cutoff_time,
+        auto_consolidate,
     )
     assert row is not None
     return row

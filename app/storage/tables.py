@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
+from datetime import time as dt_time
 from typing import Any
 
 from sqlalchemy import (
@@ -20,6 +21,7 @@ from sqlalchemy import (
     Numeric,
     String,
     Text,
+    Time,
     UniqueConstraint,
     event,
     func,
@@ -60,6 +62,13 @@ class Channel(SQLModel, table=True):
     # limits per order line and per customer and SKU on this channel (null: the defaults)
     max_units_per_line: int | None = Field(default=None, sa_column=Column(Integer))
     max_units_per_customer_sku: int | None = Field(default=None, sa_column=Column(Integer))
+    # work arriving after this time of day (store time) is the next day's (null: the store's
+    # default, OMS_DEFAULT_CUTOFF_TIME)
+    cutoff_time: dt_time | None = Field(default=None, sa_column=Column(Time))
+    # one customer's pre-order / backorder lines released together ship as one shipment
+    auto_consolidate: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=text("false"))
+    )
 
     __table_args__ = (
         CheckConstraint(
@@ -388,6 +397,10 @@ class OrderLine(SQLModel, table=True):
     delivered_on: date | None = Field(default=None, sa_column=Column(Date))
     created_at: datetime | None = _created_at()
     updated_at: datetime | None = _created_at()
+    # the line's open or dispatched shipment (null: none yet, or its shipment was cancelled)
+    shipment_id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, ForeignKey("shipments.id"))
+    )
 
     __table_args__ = (
         UniqueConstraint("order_id", "line_no", "sub_no"),
@@ -409,6 +422,12 @@ class OrderLine(SQLModel, table=True):
         ),
         Index(
             "ix_lines_delivered", "product_id", postgresql_where=text("delivered_on IS NOT NULL")
+        ),
+        Index("ix_lines_shipment", "shipment_id", postgresql_where=text("shipment_id IS NOT NULL")),
+        Index(
+            "ix_lines_to_ship",
+            "order_id",
+            postgresql_where=text("shipment_id IS NULL AND status IN ('RESERVED', 'ALLOCATED')"),
         ),
         CheckConstraint("quantity > 0"),
         CheckConstraint("state IN ('READY', 'PRE_ORDER', 'BACKORDER')", name="ck_line_state"),
@@ -868,6 +887,89 @@ class AvailabilityAlert(SQLModel, table=True):
         ),
         Index("ix_availability_alerts_email", "email"),
     )
+
+
+class Shipment(SQLModel, table=True):
+    """Lines of one order (or, consolidated, one customer) leaving together: the warehouse's
+    unit of work (``app.domain.shipments``)."""
+
+    __tablename__ = "shipments"
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    number: str = Field(sa_column=Column(Text, nullable=False))
+    order_id: uuid.UUID = Field(
+        sa_column=Column(
+            UUID(as_uuid=True), ForeignKey("orders.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    channel_code: str = Field(
+        sa_column=Column(String(64), ForeignKey("channels.code"), nullable=False)
+    )
+    customer_email: str = Field(sa_column=Column(Text, nullable=False))
+    kind: str = Field(sa_column=Column(String(16), nullable=False))
+    status: str = Field(
+        default="PICKING",
+        sa_column=Column(String(24), nullable=False, server_default=text("'PICKING'")),
+    )
+    held_from: str | None = Field(default=None, sa_column=Column(String(24)))
+    hold_reason: str | None = Field(default=None, sa_column=Column(String(32)))
+    hold_note: str | None = Field(default=None, sa_column=Column(Text))
+    address: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    )
+    region: str | None = Field(default=None, sa_column=Column(String(32)))
+    carrier_service: str | None = Field(default=None, sa_column=Column(Text))
+    carrier: str | None = Field(default=None, sa_column=Column(Text))
+    tracking_number: str | None = Field(default=None, sa_column=Column(Text))
+    tracking_url: str | None = Field(default=None, sa_column=Column(Text))
+    ready_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    dispatch_deadline: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    packed_at: datetime | None = _ts()
+    dispatched_at: datetime | None = _ts()
+    delivered_on: date | None = Field(default=None, sa_column=Column(Date))
+    cancelled_at: datetime | None = _ts()
+    created_at: datetime | None = _created_at()
+    updated_at: datetime | None = _updated_at()
+
+    __table_args__ = (
+        UniqueConstraint("number", name="uq_shipments_number"),
+        CheckConstraint(
+            "status IN ('PICKING', 'PACKED', 'AWAITING_SHIPMENT', 'DISPATCHED', 'DELIVERED', "
+            "'ON_HOLD', 'CANCELLED')",
+            name="ck_shipments_status",
+        ),
+        CheckConstraint("kind IN ('READY', 'PRE_ORDER', 'BACKORDER')", name="ck_shipments_kind"),
+        CheckConstraint("(status = 'ON_HOLD') = (held_from IS NOT NULL)", name="ck_shipments_hold"),
+        Index(
+            "ix_shipments_work",
+            "kind",
+            "dispatch_deadline",
+            "id",
+            postgresql_where=text(
+                "status IN ('PICKING', 'PACKED', 'AWAITING_SHIPMENT', 'ON_HOLD')"
+            ),
+        ),
+        Index("ix_shipments_order", "order_id", "id"),
+        Index("ix_shipments_customer", "customer_email", "id"),
+    )
+
+
+class ShipmentLine(SQLModel, table=True):
+    """A line a shipment holds (kept after the shipment is cancelled: its history)."""
+
+    __tablename__ = "shipment_lines"
+    shipment_id: int = Field(
+        sa_column=Column(
+            BigInteger, ForeignKey("shipments.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+    line_id: int = Field(
+        sa_column=Column(
+            BigInteger, ForeignKey("order_lines.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
+
+    __table_args__ = (Index("ix_shipment_lines_line", "line_id"),)
 
 
 # Reflection (Alembic's autogenerate) knows the type by its name.

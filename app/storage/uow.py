@@ -9,11 +9,30 @@ placement, whose last pool updates travel in one message with COMMIT.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Self
 
 import asyncpg
+
+from app.metrics import POOL_WAIT
+
+WRITE_POOL_WAIT = POOL_WAIT.labels("write")
+READ_POOL_WAIT = POOL_WAIT.labels("read")
+
+
+@asynccontextmanager
+async def read_connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled connection for reads outside a transaction (its wait measured)."""
+    started = time.perf_counter()
+    conn: asyncpg.Connection = await pool.acquire()
+    READ_POOL_WAIT.observe(time.perf_counter() - started)
+    try:
+        yield conn
+    finally:
+        await pool.release(conn)
 
 
 class UnitOfWork:
@@ -25,7 +44,9 @@ class UnitOfWork:
         self._open = False
 
     async def __aenter__(self) -> Self:
+        started = time.perf_counter()
         self.conn = await self._pool.acquire()
+        WRITE_POOL_WAIT.observe(time.perf_counter() - started)
         try:
             await self.conn.execute(self.BEGIN)
         except BaseException:

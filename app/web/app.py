@@ -11,16 +11,15 @@ from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 
 import structlog
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 
-from app.metrics import HTTP_LATENCY, HTTP_REQUESTS, POOLS
+from app.metrics import HTTP_LATENCY, HTTP_REQUESTS, POOLS, exposition
 from app.services.auth import key_from_headers, key_prefix
 from app.services.container import Services, system_now
 from app.services.live import LiveHub
@@ -264,7 +263,8 @@ def create_app(
         return JSONResponse(body, status_code=200 if ready else 503)
 
     async def metrics(request: Request) -> Response:
-        return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        body, content_type = exposition()
+        return Response(body, media_type=content_type)
 
     app = Starlette(
         debug=settings.debug,

@@ -206,8 +206,10 @@ class OMSGraphQL(GraphQL[Context, None]):
                 handoff = result
             elif result is not None:
                 name = compiled.name or "anonymous"
-                GRAPHQL_REQUESTS.labels(name, compiled.kind, "ok").inc()
-                GRAPHQL_LATENCY.labels(name, compiled.kind).observe(time.perf_counter() - started)
+                GRAPHQL_REQUESTS.labels(name, compiled.kind, "ok", "compiled").inc()
+                GRAPHQL_LATENCY.labels(name, compiled.kind, "compiled").observe(
+                    time.perf_counter() - started
+                )
                 body = orjson.dumps(result)
                 headers = {}
                 if key is not None:

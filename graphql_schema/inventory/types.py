@@ -8,6 +8,7 @@ import strawberry
 
 from app.domain import availability as domain
 from app.services.availability import Availability as AvailabilityAnswer
+from app.services.availability import DeliveryEstimate as DeliveryView
 from app.services.availability import PaymentTermsView
 from app.storage.inventory import SkuRecord
 from graphql_schema.enums import AvailabilityState, EstimateConfidence, PaymentTermsKind, PoolKind
@@ -37,6 +38,16 @@ class DeliveryEstimate:
     latest: date | None
     reason: str | None
     confidence: EstimateConfidence | None = None
+
+    @classmethod
+    def from_view(cls, view: DeliveryView) -> DeliveryEstimate:
+        window = view.window
+        return cls(
+            earliest=window.earliest if window else None,
+            latest=window.latest if window else None,
+            reason=view.reason,
+            confidence=EstimateConfidence(view.confidence) if view.confidence else None,
+        )
 
 
 @strawberry.type(description="Part of a request served in one state, e.g. 2 IN_STOCK.")
@@ -71,7 +82,6 @@ class Availability:
     @classmethod
     def from_answer(cls, a: AvailabilityAnswer, currency: str) -> Availability:
         res = a.resolution
-        window = a.delivery.window
         return cls(
             sku=a.sku,
             requested_quantity=res.requested,
@@ -82,14 +92,7 @@ class Availability:
             cap_remaining=res.cap_remaining,
             fulfillable=res.fulfillable,
             released=res.released,
-            delivery_estimate=DeliveryEstimate(
-                earliest=window.earliest if window else None,
-                latest=window.latest if window else None,
-                reason=a.delivery.reason,
-                confidence=(
-                    EstimateConfidence(a.delivery.confidence) if a.delivery.confidence else None
-                ),
-            ),
+            delivery_estimate=DeliveryEstimate.from_view(a.delivery),
             payment_terms=PaymentTerms.from_view(a.payment, currency) if a.payment else None,
             split=[SplitPart(state=p.state, quantity=p.quantity) for p in res.split],
             channel=a.channel,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import orjson
 import strawberry
@@ -18,6 +18,7 @@ from app.domain.lines import LineState as DomainLineState
 from app.domain.lines import awaits_supply, ships_when
 from app.domain.payments import PaymentTotals
 from app.services import policy
+from app.services.availability import in_stock_line_estimate
 from app.services.orders.reads import line_payment_totals, order_payment_totals, token_matches
 from app.services.promises import live_estimate
 from graphql_schema.auth import current_actor
@@ -40,6 +41,11 @@ from graphql_schema.inventory.types import DeliveryEstimate
 from graphql_schema.money import Money, money
 from graphql_schema.node import Node, register
 from graphql_schema.relay import global_id
+
+if TYPE_CHECKING:
+    from graphql_schema.fulfilment.types import Shipment
+
+ShipmentRef = Annotated["Shipment", strawberry.lazy("graphql_schema.fulfilment.types")]
 
 
 @strawberry.type
@@ -154,6 +160,8 @@ class Event(Node):
             key = global_id("Order", key)
         elif subject is Subject.LINE:
             key = global_id("OrderLine", key)
+        elif subject is Subject.SHIPMENT:
+            key = global_id("Shipment", key)
         elif subject is Subject.NOTIFICATION:
             key = global_id("Notification", key)
         return cls(
@@ -225,11 +233,15 @@ class OrderLine(Node):
         return _summary(line_payment_totals(self._row, entries), self._currency)
 
     @strawberry.field(
-        description="The current promise: when this line should arrive (null for lines "
-        "that are not waiting: READY lines ship now, see the order's shipment groups)."
+        description="When this line should arrive: for a pre-order or backorder its current "
+        "promise; for a READY line the window the PDP showed when it was ordered (handling "
+        "and transit for the order's region and carrier service), kept once shipped. Null "
+        "for cancelled lines and shipped pre-orders and backorders."
     )
     async def delivery_estimate(self, info: Info[Context, Any]) -> DeliveryEstimate | None:
         row = self._row
+        if row["state"] == DomainLineState.READY:
+            return await self._in_stock_estimate(info)
         if not awaits_supply(row["state"], row["status"]):
             return None
         if row["promised_at"] is not None:
@@ -261,6 +273,31 @@ class OrderLine(Node):
             reason=est.reason,
             confidence=est.confidence,
         )
+
+    async def _in_stock_estimate(self, info: Info[Context, Any]) -> DeliveryEstimate | None:
+        order = await info.context.loaders.order_by_id.load(self._order_id)
+        if order is None:
+            return None
+        address = _json(order["address"])
+        est = in_stock_line_estimate(
+            info.context.services,
+            await info.context.loaders.reference(),
+            self._row["state"],
+            self._row["status"],
+            order["placed_at"],
+            order["region"],
+            address.get("carrierService") if isinstance(address, dict) else None,
+        )
+        return DeliveryEstimate.from_view(est) if est else None
+
+    @strawberry.field(
+        description="The shipment the line is in (open or dispatched); null while it waits for one."
+    )
+    async def shipment(self, info: Info[Context, Any]) -> ShipmentRef | None:
+        from graphql_schema.fulfilment.types import readable_shipment
+
+        shipment_id = self._row["shipment_id"]
+        return await readable_shipment(info, int(shipment_id)) if shipment_id else None
 
     @strawberry.field(description="The first promise and every change since, with its cause.")
     async def promise_history(self, info: Info[Context, Any]) -> list[PromiseChange]:
@@ -381,6 +418,18 @@ class Order(Node):
         rows = await info.context.loaders.payments_by_order.load(self._db_id)
         lines = await info.context.loaders.lines_by_order.load(self._db_id)
         return _summary(order_payment_totals(lines, rows), self._currency)
+
+    @strawberry.field(
+        description="The shipments that held its lines, oldest first (cancelled ones "
+        "included); shown to ops and the order's channel."
+    )
+    async def shipments(self, info: Info[Context, Any]) -> list[ShipmentRef]:
+        from graphql_schema.fulfilment.types import Shipment
+
+        if not policy.may_manage_order(await current_actor(info), self.channel):
+            return []  # a customer with the order token sees its lines, not the warehouse
+        rows = await info.context.loaders.shipments_by_order.load(self._db_id)
+        return [Shipment.from_row(r) for r in rows]
 
     @strawberry.field(description="The order's history: every change, oldest first.")
     async def events(self, info: Info[Context, Any]) -> list[Event]:

@@ -439,7 +439,7 @@ async def test_compiled_placements_are_counted_as_mutations(catalog: LiveServer)
     )
     metrics = (await catalog.client.get("/metrics")).text
     assert (
-        'oms_graphql_operations_total{operation="PlaceOrder",outcome="ok",type="mutation"}'
+        'oms_graphql_operations_total{operation="PlaceOrder",outcome="ok",path="compiled",type="mutation"}'
         in metrics
     )
 

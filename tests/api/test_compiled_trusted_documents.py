@@ -117,4 +117,7 @@ async def test_bad_variables_fall_back_to_the_executors_errors(
 async def test_compiled_answers_are_counted_in_the_operation_metrics(catalog: LiveServer) -> None:
     await _post(catalog, PDP, {"sku": "EQ-READY"})
     metrics = (await catalog.client.get("/metrics")).text
-    assert 'oms_graphql_operations_total{operation="PDP",outcome="ok",type="query"}' in metrics
+    assert (
+        'oms_graphql_operations_total{operation="PDP",outcome="ok",path="compiled",type="query"}'
+        in metrics
+    )

@@ -69,8 +69,14 @@ async def test_metrics_count_graphql_operations_by_known_name_and_show_pool_usag
     await server.gql("query products { products(first: 1) { edges { cursor } } }")
     await server.gql("query MetricsProbe { products(first: 1) { edges { cursor } } }")
     text = (await server.client.get("/metrics")).text
-    assert 'oms_graphql_operations_total{operation="products",outcome="ok",type="query"}' in text
-    assert 'oms_graphql_operations_total{operation="other",outcome="ok",type="query"}' in text
+    assert (
+        'oms_graphql_operations_total{operation="products",outcome="ok",path="executor",type="query"}'
+        in text
+    )
+    assert (
+        'oms_graphql_operations_total{operation="other",outcome="ok",path="executor",type="query"}'
+        in text
+    )
     assert "MetricsProbe" not in text
     assert "oms_graphql_operation_duration_seconds_bucket" in text
     assert "oms_db_pool_checked_out" in text

@@ -50,8 +50,34 @@ def test_only_a_captured_balance_is_mailed_not_every_capture() -> None:
 def test_reminders_are_the_only_messages_a_customer_may_switch_off() -> None:
     (reminder,) = messages_for(EventKind.LINE_DELIVERY_REMINDER, {}, "BACKORDER")
     assert not reminder.transactional
-    for kind in (EventKind.ORDER_PLACED, EventKind.LINE_SHIPPED, EventKind.LINE_CANCELLED):
-        assert all(m.transactional for m in messages_for(kind, {}, "READY"))
+    for kind in (
+        EventKind.ORDER_PLACED,
+        EventKind.SHIPMENT_DISPATCHED,
+        EventKind.LINE_CANCELLED,
+    ):
+        planned = messages_for(kind, {}, "READY")
+        assert planned
+        assert all(m.transactional for m in planned)
+
+
+def test_a_dispatched_shipment_gets_one_dispatch_email_and_its_shipped_lines_none() -> None:
+    payload = {"lineIds": [1, 2], "carrier": "DHL", "trackingUrl": "https://t.example/1"}
+    assert messages_for(EventKind.SHIPMENT_DISPATCHED, payload, None) == (
+        Planned(Template.DISPATCHED, grouped=False),
+    )
+    assert messages_for(EventKind.LINE_SHIPPED, {"status": "SHIPPED"}, "READY") == ()
+
+
+def test_the_other_moves_of_a_shipment_mail_nobody() -> None:
+    for kind in (
+        EventKind.SHIPMENT_CREATED,
+        EventKind.SHIPMENT_ADVANCED,
+        EventKind.SHIPMENT_HELD,
+        EventKind.SHIPMENT_RELEASED,
+        EventKind.SHIPMENT_DELIVERED,
+        EventKind.SHIPMENT_CANCELLED,
+    ):
+        assert messages_for(kind, {"lineIds": [1]}, None) == ()
 
 
 def test_events_customers_need_not_hear_of_cause_no_message() -> None:

@@ -43,6 +43,7 @@ from app.domain.placement import (
     plan_line,
 )
 from app.domain.text import INT64_MAX, MAX_CODE, MAX_TEXT, lookup_key, text_problem
+from app.metrics import PLACEMENT_RETRIES, PLACEMENTS
 from app.services import policy
 from app.services.auth import CachedCredential, CredentialChanged
 from app.services.container import Services
@@ -248,7 +249,23 @@ async def place_order(
     credential: CachedCredential | None = None,
 ) -> Result[Placed]:
     """Place one order (see the module). ``credential``: ``actor`` comes from a cached
-    authentication, checked inside the transaction (``CachedCredential``)."""
+    authentication, checked inside the transaction (``CachedCredential``). Its outcome is
+    counted (``oms_placements_total``)."""
+    result = await _place_order(services, actor, data, credential)
+    if result.value is not None:
+        outcome = "replayed" if result.value.replayed else "placed"
+    else:
+        outcome = result.errors[0].code.value if result.errors else "refused"
+    PLACEMENTS.labels(outcome).inc()
+    return result
+
+
+async def _place_order(
+    services: Services,
+    actor: Actor,
+    data: PlaceOrderInput,
+    credential: CachedCredential | None,
+) -> Result[Placed]:
     email = normalise_email(data.customer_email)
     errors = _validate(data, email) or await _check_reference(services, data)
     if errors:
@@ -351,6 +368,7 @@ async def place_order(
                     raise _LostRace
         except (_LostRace, DeadlockDetectedError, SerializationError):
             await journal.compensate()
+            PLACEMENT_RETRIES.inc()
             continue
         except PaymentDeclined as exc:
             await journal.compensate()
