@@ -33,7 +33,7 @@ $(STAMP): $(LOCK) requirements/uv.lock pyproject.toml
 	touch $(STAMP)
 
 lock: $(STAMP)
-	$(COMPILE) --extra embedded --extra dev --extra bench -o requirements/dev.lock
+	$(COMPILE) --extra embedded --extra dev --extra bench --extra sim -o requirements/dev.lock
 	$(COMPILE) -o requirements/runtime.lock
 
 run: $(STAMP)

@@ -8,6 +8,7 @@ from datetime import time as dt_time
 from typing import Any
 
 from sqlalchemy import (
+    CHAR,
     DDL,
     BigInteger,
     Boolean,
@@ -15,9 +16,11 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
@@ -1018,4 +1021,135 @@ class Event(SQLModel, table=True):
             postgresql_where=text("order_id IS NULL"),
         ),
         Index("ix_events_stream", "tx", "id"),
+    )
+
+
+class IntakeChannel(SQLModel, table=True):
+    """Which adapter reads a channel's webhooks, and the channel's intake rules (JSON)."""
+
+    __tablename__ = "intake_channels"
+    channel_code: str = Field(
+        sa_column=Column(String(64), ForeignKey("channels.code"), primary_key=True)
+    )
+    adapter: str = Field(sa_column=Column(String(32), nullable=False))
+    rules: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    )
+    updated_at: datetime | None = _updated_at()
+
+
+class IntakeAccountRules(SQLModel, table=True):
+    """One account's rules on a channel (a B2B buyer, a shop's till) over the channel's."""
+
+    __tablename__ = "intake_account_rules"
+    channel_code: str = Field(
+        sa_column=Column(
+            String(64),
+            ForeignKey("intake_channels.channel_code", ondelete="CASCADE"),
+            primary_key=True,
+        )
+    )
+    account: str = Field(sa_column=Column(String(64), primary_key=True))
+    rules: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    )
+    updated_at: datetime | None = _updated_at()
+
+
+class ChannelSkuMap(SQLModel, table=True):
+    """A channel's own SKU code, mapped to ours."""
+
+    __tablename__ = "channel_sku_map"
+    channel_code: str = Field(
+        sa_column=Column(String(64), ForeignKey("channels.code"), primary_key=True)
+    )
+    external_sku: str = Field(sa_column=Column(String(64), primary_key=True))
+    sku: str = Field(sa_column=Column(String(64), nullable=False))
+    updated_at: datetime | None = _updated_at()
+
+
+class IntakeBatch(SQLModel, table=True):
+    """A till upload as received; its receipts are intake messages."""
+
+    __tablename__ = "intake_batches"
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    channel_code: str = Field(
+        sa_column=Column(String(64), ForeignKey("channels.code"), nullable=False)
+    )
+    content_type: str = Field(sa_column=Column(String(32), nullable=False))
+    payload: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    rows: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    purged_at: datetime | None = _ts()
+
+
+class IntakeMessage(SQLModel, table=True):
+    """One order payload as received, before anything read it, and what became of it."""
+
+    __tablename__ = "intake_messages"
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
+    channel_code: str = Field(
+        sa_column=Column(String(64), ForeignKey("channels.code"), nullable=False)
+    )
+    adapter: str = Field(sa_column=Column(String(32), nullable=False))
+    external_id: str | None = Field(default=None, sa_column=Column(String(128)))
+    account: str | None = Field(default=None, sa_column=Column(String(64)))
+    batch_id: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger, ForeignKey("intake_batches.id", ondelete="SET NULL")),
+    )
+    payload: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    payload_sha256: str = Field(sa_column=Column(CHAR(64), nullable=False))
+    received_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    deliveries: int = Field(
+        default=1, sa_column=Column(Integer, nullable=False, server_default="1")
+    )
+    status: str = Field(
+        default="RECEIVED",
+        sa_column=Column(String(16), nullable=False, server_default=text("'RECEIVED'")),
+    )
+    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    replay_no: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    next_attempt_at: datetime | None = _ts()
+    error_code: str | None = Field(default=None, sa_column=Column(String(48)))
+    error_message: str | None = Field(default=None, sa_column=Column(Text))
+    errors: list[Any] | None = Field(default=None, sa_column=Column(JSONB))
+    order_id: uuid.UUID | None = Field(
+        default=None,
+        sa_column=Column(UUID(as_uuid=True), ForeignKey("orders.id", ondelete="SET NULL")),
+    )
+    currency: str | None = Field(default=None, sa_column=Column(CHAR(3)))
+    value_minor: int | None = Field(default=None, sa_column=Column(BigInteger))
+    units: int | None = Field(default=None, sa_column=Column(Integer))
+    sla_deadline: datetime | None = _ts()
+    impact_score: float = Field(
+        default=0.0, sa_column=Column(Float, nullable=False, server_default="0")
+    )
+    processed_at: datetime | None = _ts()
+    latency_ms: float | None = Field(default=None, sa_column=Column(Float))
+    discarded_reason: str | None = Field(default=None, sa_column=Column(Text))
+    discarded_by: str | None = Field(default=None, sa_column=Column(Text))
+    purged_at: datetime | None = _ts()
+
+    __table_args__ = (
+        UniqueConstraint("channel_code", "external_id", name="uq_intake_messages_external"),
+        CheckConstraint(
+            "status IN ('RECEIVED', 'ACCEPTED', 'INVALID', 'RETRYING', 'DEAD', 'DISCARDED')",
+            name="ck_intake_messages_status",
+        ),
+        Index(
+            "ix_intake_failures",
+            text("impact_score DESC"),
+            "id",
+            postgresql_where=text("status IN ('INVALID', 'DEAD')"),
+        ),
+        Index(
+            "ix_intake_due",
+            "next_attempt_at",
+            postgresql_where=text("status IN ('RECEIVED', 'RETRYING')"),
+        ),
+        Index("ix_intake_health", "channel_code", "received_at"),
+        Index("ix_intake_retention", "received_at", postgresql_where=text("payload IS NOT NULL")),
     )
