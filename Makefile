@@ -14,7 +14,7 @@ COMPILE = $(UV) pip compile pyproject.toml --generate-hashes --universal --pytho
           --quiet $(if $(UPGRADE),--upgrade-package $(UPGRADE))
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint typecheck pytest pytest-pg15 schema bench lock vendor-graphiql clean
+.PHONY: help run test lint typecheck pytest pytest-pg15 schema bench lock vendor-graphiql vendor-charts clean
 
 help:
 	@echo "make run    - start the service with demo data (embedded PostgreSQL unless OMS_DATABASE_URL is set)"
@@ -23,6 +23,7 @@ help:
 	@echo "make lock   - refresh requirements/*.lock (UPGRADE=package to move one dependency)"
 	@echo "make bench  - run the benchmarks in benchmarks/"
 	@echo "make vendor-graphiql - fetch the pinned GraphiQL assets from npm into app/web/static/graphiql/"
+	@echo "make vendor-charts - fetch the pinned uPlot build from npm into app/web/static/pages/vendor/"
 
 $(STAMP): $(LOCK) requirements/uv.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required, found " + sys.version.split()[0])'
@@ -51,22 +52,26 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
-# the suite against another PostgreSQL server (CI: the machine's PostgreSQL 15, when it answers)
+# the suite against another PostgreSQL server (CI: the machine's PostgreSQL 15, when it answers);
+# the fault tests (tests/faults: killed processes, their own embedded server), the browser tests
+# and the simulation ran in the first pass; their SQL is the API tests' SQL
+pytest-pg15: PYTEST_ARGS += -m "not faults" --ignore=tests/pages --ignore=tests/test_simulation.py
 pytest-pg15: $(STAMP)
 	OMS_TEST_DATABASE_URL=$(PG15_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 schema: $(STAMP)
 	$(BIN)/python -m app export-schema
 
+# every benchmark, one table, benchmarks/results/latest.json + a row in benchmarks/RESULTS.md
+# (BENCH_ARGS=--quick for a short smoke run)
 bench: $(STAMP)
-	@for script in benchmarks/*.py; do \
-		name=$$(basename $$script .py); \
-		case $$name in __init__|harness) continue;; esac; \
-		echo "== $$script"; $(BIN)/python -m benchmarks.$$name || exit 1; \
-	done
+	$(BIN)/python -m benchmarks.run $(BENCH_ARGS)
 
 vendor-graphiql:
 	scripts/vendor_graphiql.sh
+
+vendor-charts:
+	scripts/vendor_charts.sh
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache

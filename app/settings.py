@@ -44,6 +44,18 @@ class Settings(BaseSettings):
         description="Connections per replica for the use cases' transactions (placement, "
         "admin writes, jobs).",
     )
+    db_connect_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        description="Seconds to open a database connection before the request is answered "
+        "503 SERVICE_UNAVAILABLE (retryable).",
+    )
+    db_acquire_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a request waits for a pooled database connection (opening one "
+        "included) before it is answered 503 SERVICE_UNAVAILABLE (retryable).",
+    )
     idempotency_hours: float = Field(
         default=24.0, description="How long placement idempotency keys are kept."
     )
@@ -104,6 +116,12 @@ class Settings(BaseSettings):
     )
     demo_data: bool = Field(
         default=False, description="Load the idempotent demo data set at start-up."
+    )
+    demo_storefront_key: SecretStr | None = Field(
+        default=None,
+        description="API key (storefront scope) the PDP demo page (/demo/pdp/{sku}) places "
+        "orders with; unset: `serve` with the demo data makes one (expires in a day); else "
+        "the page only shows availability. Never an ops key: the page shows it to browsers.",
     )
     access_log: bool = Field(default=True, description="Log one line per HTTP request.")
     workers: int = Field(
@@ -270,6 +288,53 @@ class Settings(BaseSettings):
         le=100_000_000,
         description="Units of one SKU one customer (e-mail) may have on open orders (not "
         "cancelled, not shipped) on a channel without its own limit, the new order included.",
+    )
+    # ------------------------------------------------------------ channel intake (webhooks)
+    intake_secrets: dict[str, list[SecretStr]] = Field(
+        default={},
+        description="Webhook signing secrets per channel (JSON: channel code to a list; every "
+        "secret listed is valid, so a rotation lists the new one beside the old one). A "
+        "channel without one has no intake endpoint.",
+    )
+    intake_tolerance_seconds: int = Field(
+        default=300,
+        ge=1,
+        le=86_400,
+        description="A webhook signed longer ago (or further ahead) than this is refused as a "
+        "possible replay.",
+    )
+    intake_max_batch_bytes: int = Field(
+        default=8_388_608,
+        ge=1024,
+        description="Largest till batch upload (bytes), refused with 413 before it is read.",
+    )
+    intake_max_batch_rows: int = Field(
+        default=10_000, ge=1, description="Most rows one till batch may hold."
+    )
+    intake_max_attempts: int = Field(
+        default=6,
+        ge=1,
+        le=50,
+        description="Attempts at a payload that fails for a passing reason (database "
+        "unavailable, deadlock, timeout) before it is a dead letter.",
+    )
+    intake_retry_base_seconds: float = Field(
+        default=10.0, gt=0, description="First intake retry delay; doubles, with jitter."
+    )
+    intake_retry_max_seconds: float = Field(
+        default=900.0, gt=0, description="Longest delay between two intake attempts."
+    )
+    intake_lock_timeout_ms: int = Field(
+        default=5000,
+        ge=1,
+        description="How long an intake placement waits for a locked row before it gives up "
+        "and is retried later (the sender is answered at once).",
+    )
+    intake_retention_days: int = Field(
+        default=30,
+        ge=1,
+        description="Raw intake payloads (they hold personal data) are emptied this many days "
+        "after they arrived; what became of them is kept.",
     )
     # ------------------------------------------------------------ faults and shutdown
     # ------------------------------------------------------------ production profile, keys

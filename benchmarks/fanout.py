@@ -30,11 +30,14 @@ import httpx
 import websockets
 
 from app.storage.migrate import upgrade_to_head
+from benchmarks.bare_fanout import measure_bare
 from benchmarks.harness import (
     ROOT,
+    Row,
     benchmark_database,
     create_ops_key,
     free_port,
+    print_rows,
     server_process,
 )
 
@@ -229,14 +232,28 @@ def percentile(values: list[float], p: float) -> float:
     return data[min(len(data) - 1, max(0, round(p / 100 * len(data)) - 1))]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--subscribers", type=int, default=1000)
-    parser.add_argument("--skus", type=int, default=100)
-    parser.add_argument("--changes", type=int, default=60)
-    parser.add_argument("--rate", type=float, default=10.0, help="changes per second")
-    parser.add_argument("--workers", type=int, default=1, help="server worker processes")
-    args = parser.parse_args()
+P99_TARGET_MS = 250.0
+
+
+@dataclass
+class Outcome:
+    label: str
+    latencies_ms: list[float]
+    first_p50: float
+    last_p50: float
+    last_p99: float
+    frames: int
+    lost_subscribers: int
+    lost_events: int
+
+
+def run(
+    subscribers: int, sku_count: int, changes: int, rate: float, workers: int
+) -> tuple[list[Outcome], list[float]]:
+    """One SKU, then ``sku_count`` SKUs, on one server with ``workers`` processes; then the
+    bare baseline (``benchmarks.bare_fanout``: NOTIFY straight to the sockets) on the same
+    database server; its latencies in ms."""
+    outcomes: list[Outcome] = []
     with benchmark_database("oms_bench_fanout") as url:
         upgrade_to_head(url)
         load_reference(url)
@@ -250,8 +267,8 @@ def main() -> None:
             "OMS_SCHEDULER_SECONDS": "0",
         }
         base = f"http://127.0.0.1:{port}"
-        skus = [f"FAN-{i:03d}" for i in range(args.skus)]
-        serve = ["-m", "app", "serve", "--workers", str(args.workers)]
+        skus = [f"FAN-{i:03d}" for i in range(sku_count)]
+        serve = ["-m", "app", "serve", "--workers", str(workers)]
         with server_process(serve, port, env):
 
             async def prepare() -> None:
@@ -260,37 +277,100 @@ def main() -> None:
                         await gql(client, key, CREATE, sku=sku, stock=STOCK)
 
             asyncio.run(prepare())
-            print(
-                f"Subscription fan-out: {args.subscribers} availabilityChanged subscribers, "
-                f"3 orderEvents subscribers, {args.changes} changes at {args.rate:g}/s "
-                f"(placements, a goods receipt every tenth); {args.workers} server worker(s)"
-            )
-            for label, targets in (("one SKU", skus[:1]), (f"{args.skus} SKUs", skus)):
-                result = asyncio.run(
-                    scenario(base, key, targets, args.subscribers, args.changes, args.rate)
-                )
+            for label, targets in (("one SKU", skus[:1]), (f"{sku_count} SKUs", skus)):
+                result = asyncio.run(scenario(base, key, targets, subscribers, changes, rate))
                 per_change = result["latencies"]
-                lat = [x * 1000 for values in per_change.values() for x in values]
-                first = [min(v) * 1000 for v in per_change.values()]
-                last = [max(v) * 1000 for v in per_change.values()]
-                print(
-                    f"{label:<10} commit -> client  p50 {percentile(lat, 50):7.1f} ms   "
-                    f"p99 {percentile(lat, 99):7.1f} ms   max {max(lat, default=0):7.1f} ms   "
-                    f"frames {result['frames']}"
-                )
-                print(
-                    f"           per change: first subscriber p50 {percentile(first, 50):.1f} ms, "
-                    f"last subscriber p50 {percentile(last, 50):.1f} ms "
-                    f"p99 {percentile(last, 99):.1f} ms"
-                )
-                print(
-                    f"           subscribers behind at the end {result['lost_subscribers']}, "
-                    f"order events lost {result['lost_events']} (target: p99 < 250 ms, 0 lost)"
-                )
-                if lat:
-                    print(
-                        f"           mean {statistics.mean(lat):.1f} ms over {len(lat)} deliveries"
+                outcomes.append(
+                    Outcome(
+                        label,
+                        [x * 1000 for values in per_change.values() for x in values],
+                        percentile([min(v) * 1000 for v in per_change.values()], 50),
+                        percentile([max(v) * 1000 for v in per_change.values()], 50),
+                        percentile([max(v) * 1000 for v in per_change.values()], 99),
+                        result["frames"],
+                        result["lost_subscribers"],
+                        result["lost_events"],
                     )
+                )
+        bare_port = free_port()
+        with server_process(["-m", "benchmarks.bare_fanout", url, str(bare_port)], bare_port):
+            bare = asyncio.run(measure_bare(url, bare_port, subscribers, changes, rate))
+    return outcomes, bare
+
+
+def rows(outcomes: list[Outcome], bare: list[float], subscribers: int, workers: int) -> list[Row]:
+    out = []
+    for o in outcomes:
+        p99 = percentile(o.latencies_ms, 99)
+        met = "met" if p99 < P99_TARGET_MS and not o.lost_subscribers + o.lost_events else "MISSED"
+        out.append(
+            Row(
+                "fanout",
+                f"{subscribers} subscribers, {o.label}, {workers}w",
+                "ms",
+                p99,
+                # the bare endpoint sends every change to every socket: the one-SKU case
+                percentile(bare, 99) if bare and o.label == "one SKU" else None,
+                "bare Starlette WebSocket + LISTEN, p99" if o.label == "one SKU" else "",
+                higher_is_better=False,
+                p50_ms=percentile(o.latencies_ms, 50),
+                p99_ms=p99,
+                target=f"p99 < {P99_TARGET_MS:.0f} ms, 0 lost: {met}",
+                note=f"commit -> frame; last subscriber p50 {o.last_p50:.0f} ms; "
+                f"{o.frames} frames; behind {o.lost_subscribers}, events lost {o.lost_events}; "
+                f"bare p50 {percentile(bare, 50):.1f} ms",
+            )
+        )
+    return out
+
+
+def measure(quick: bool = False) -> list[Row]:
+    """The runner's entry: 1,000 subscribers on 1 and on 2 workers."""
+    changes = 20 if quick else 60
+    out: list[Row] = []
+    for workers in (1, 2):
+        outcomes, bare = run(1000, 100, changes, 10.0, workers)
+        out.extend(rows(outcomes, bare, 1000, workers))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--subscribers", type=int, default=1000)
+    parser.add_argument("--skus", type=int, default=100)
+    parser.add_argument("--changes", type=int, default=60)
+    parser.add_argument("--rate", type=float, default=10.0, help="changes per second")
+    parser.add_argument("--workers", type=int, default=1, help="server worker processes")
+    args = parser.parse_args()
+    print(
+        f"Subscription fan-out: {args.subscribers} availabilityChanged subscribers, "
+        f"3 orderEvents subscribers, {args.changes} changes at {args.rate:g}/s "
+        f"(placements, a goods receipt every tenth); {args.workers} server worker(s)"
+    )
+    outcomes, bare = run(args.subscribers, args.skus, args.changes, args.rate, args.workers)
+    for o in outcomes:
+        lat = o.latencies_ms
+        print(
+            f"{o.label:<10} commit -> client  p50 {percentile(lat, 50):7.1f} ms   "
+            f"p99 {percentile(lat, 99):7.1f} ms   max {max(lat, default=0):7.1f} ms   "
+            f"frames {o.frames}"
+        )
+        print(
+            f"           per change: first subscriber p50 {o.first_p50:.1f} ms, "
+            f"last subscriber p50 {o.last_p50:.1f} ms p99 {o.last_p99:.1f} ms"
+        )
+        print(
+            f"           subscribers behind at the end {o.lost_subscribers}, "
+            f"order events lost {o.lost_events} (target: p99 < 250 ms, 0 lost)"
+        )
+        if lat:
+            print(f"           mean {statistics.mean(lat):.1f} ms over {len(lat)} deliveries")
+    print(
+        f"bare Starlette WebSocket + LISTEN (NOTIFY -> every socket): p50 "
+        f"{percentile(bare, 50):.1f} ms, p99 {percentile(bare, 99):.1f} ms over {len(bare)} frames"
+    )
+    print()
+    print_rows(rows(outcomes, bare, args.subscribers, args.workers))
 
 
 if __name__ == "__main__":

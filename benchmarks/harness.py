@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -77,10 +78,11 @@ def benchmark_database(name: str) -> Iterator[str]:
             asyncio.run(drop())
 
 
-def create_ops_key(url: str, name: str = "bench") -> str:
-    """An ops API key created with the CLI (its secret: the last line printed)."""
+def create_ops_key(url: str, name: str = "bench", scope: str = "ops") -> str:
+    """An API key (ops unless ``scope`` says) created with the CLI (its secret: the last
+    line printed)."""
     out = subprocess.run(
-        [sys.executable, "-m", "app", "create-api-key", "--scope", "ops", "--name", name],
+        [sys.executable, "-m", "app", "create-api-key", "--scope", scope, "--name", name],
         cwd=ROOT,
         env={**os.environ, "OMS_DATABASE_URL": url, "OMS_LOG_LEVEL": "WARNING"},
         capture_output=True,
@@ -189,8 +191,9 @@ class LoadResult:
         )
 
 
-def build_request(path: str, body: dict[str, object], headers: dict[str, str]) -> bytes:
-    payload = json.dumps(body).encode()
+def build_request(path: str, body: dict[str, object] | bytes, headers: dict[str, str]) -> bytes:
+    """One HTTP/1.1 POST; ``body`` is JSON-encoded unless given as bytes (signed as sent)."""
+    payload = body if isinstance(body, bytes) else json.dumps(body).encode()
     lines = [
         f"POST {path} HTTP/1.1",
         "Host: 127.0.0.1",
@@ -268,3 +271,194 @@ async def run_load(
 
 def summary(values: list[float]) -> str:
     return f"median {statistics.median(values):.3f} (runs: {', '.join(f'{v:.3f}' for v in values)})"
+
+
+# ---------------------------------------------------------------- results the runner collects
+
+
+@dataclass
+class Row:
+    """One figure of a benchmark beside its bare baseline from the same run.
+
+    The protocol between a benchmark module and ``benchmarks/run.py``: a module exposes
+    ``measure(quick: bool = False) -> list[Row]`` (it starts the database and servers it
+    needs and stops them before it returns) and stays runnable alone (``python -m
+    benchmarks.<name>`` prints the same rows). ``ratio`` is ours / baseline when more is
+    better (throughput), baseline / ours when less is (seconds, milliseconds), so 1.0 is
+    "as fast as the baseline" either way.
+    """
+
+    benchmark: str
+    scenario: str
+    unit: str  # "req/s", "orders/s", "s", "ms"
+    value: float
+    baseline: float | None = None
+    baseline_label: str = ""
+    higher_is_better: bool = True
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    p999_ms: float | None = None
+    target: str = ""
+    note: str = ""
+
+    @property
+    def ratio(self) -> float | None:
+        if self.baseline is None or not self.baseline or not self.value:
+            return None
+        if self.higher_is_better:
+            return self.value / self.baseline
+        return self.baseline / self.value
+
+    def as_dict(self) -> dict[str, object]:
+        out: dict[str, object] = dict(self.__dict__)
+        out["ratio"] = self.ratio
+        return out
+
+
+def print_rows(rows: list[Row]) -> None:
+    """The rows as one aligned table (what the runner and each script print)."""
+    header = (
+        f"{'benchmark':<11} {'scenario':<46} {'ours':>10} {'baseline':>10} {'ratio':>6} "
+        f"{'p50 ms':>8} {'p99 ms':>8} {'p999 ms':>8}  unit / baseline / target / note"
+    )
+    print(header)
+    print("-" * len(header))
+
+    def num(value: float | None, digits: int = 1) -> str:
+        return "" if value is None else f"{value:.{digits}f}"
+
+    for r in rows:
+        digits = 3 if r.unit == "s" else (1 if r.unit == "ms" else 0)
+        ratio = "" if r.ratio is None else f"{r.ratio:.2f}"
+        extra = "; ".join(x for x in (r.baseline_label, r.target, r.note) if x)
+        print(
+            f"{r.benchmark:<11} {r.scenario[:46]:<46} {num(r.value, digits):>10} "
+            f"{num(r.baseline, digits):>10} {ratio:>6} {num(r.p50_ms):>8} {num(r.p99_ms):>8} "
+            f"{num(r.p999_ms):>8}  {r.unit}" + (f" / {extra}" if extra else "")
+        )
+
+
+# ---------------------------------------------------------------- open-loop load
+
+
+@dataclass
+class OpenLoopResult:
+    """Latencies at a fixed arrival rate, each measured from the request's intended send
+    time (coordinated omission corrected: a request that had to wait for a free connection
+    or for the server counts that wait), in an HdrHistogram (µs, 3 significant digits)."""
+
+    rate: float
+    sent: int
+    ok: int
+    errors: int
+    seconds: float
+    histogram: Any
+
+    def ms(self, percentile: float) -> float:
+        return float(self.histogram.get_value_at_percentile(percentile)) / 1000
+
+    @property
+    def achieved(self) -> float:
+        return self.ok / self.seconds if self.seconds else 0.0
+
+    def line(self, label: str) -> str:
+        return (
+            f"{label:<32} {self.rate:>7.0f}/s offered, {self.achieved:>7.0f}/s answered   "
+            f"p50 {self.ms(50):7.1f} ms  p99 {self.ms(99):7.1f} ms  p999 {self.ms(99.9):7.1f} ms"
+            f"   errors {self.errors}"
+        )
+
+
+def new_histogram() -> Any:
+    from hdrh.histogram import HdrHistogram  # the bench extra
+
+    return HdrHistogram(1, 120_000_000, 3)  # 1 µs .. 120 s
+
+
+async def run_open_loop(
+    port: int,
+    requests: Iterator[bytes],
+    rate: float,
+    seconds: float,
+    connections: int = 128,
+    check: bytes | None = None,
+) -> OpenLoopResult:
+    """Send request ``i`` at ``start + i / rate`` for ``seconds``, whatever the answers do.
+
+    ``connections`` keep-alive connections take the next scheduled request when free; when
+    all are busy the next request goes out late, and its latency still counts from when it
+    was due (so a stall shows up in the percentiles instead of silently lowering the load).
+    """
+    histogram = new_histogram()
+    counters = [0, 0, 0]  # sent, ok, errors
+    schedule = itertools.count()
+    started = time.perf_counter() + 0.05
+    stop_at = started + seconds
+
+    async def connection() -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        try:
+            while True:
+                due = started + next(schedule) / rate
+                if due >= stop_at:
+                    return
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                counters[0] += 1
+                writer.write(next(requests))
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                body = await reader.readexactly(length)
+                histogram.record_value(max(1, int((time.perf_counter() - due) * 1_000_000)))
+                ok = head.startswith(b"HTTP/1.1 200") and (check is None or check in body)
+                counters[1 if ok else 2] += 1
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(connection() for _ in range(connections)))
+    elapsed = time.perf_counter() - started
+    return OpenLoopResult(rate, counters[0], counters[1], counters[2], elapsed, histogram)
+
+
+def client_cpu_seconds() -> float:
+    """CPU seconds of this process (the load generator) so far."""
+    return time.process_time()
+
+
+def machine() -> dict[str, object]:
+    """Where a run happened: host, CPU model, cores, load, commit (dirty or not)."""
+    model = ""
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+
+    def git(*args: str) -> str:
+        out = subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=False
+        ).stdout
+        return out.strip()
+
+    return {
+        "host": socket.gethostname(),
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "load_average": round(os.getloadavg()[0], 2),
+        "commit": git("rev-parse", "--short", "HEAD"),
+        "dirty": bool(git("status", "--porcelain", "--untracked-files=no")),
+        "python": sys.version.split()[0],
+    }
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine spent busy (all processes, ours or not), from
+    /proc/stat: beside our processes' CPU it shows what the rest of the machine took."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")

@@ -24,9 +24,11 @@ from app.storage.migrate import upgrade_to_head
 from app.web.documents import TRUSTED_DIR
 from benchmarks.harness import (
     LoadResult,
+    Row,
     benchmark_database,
     build_request,
     free_port,
+    print_rows,
     run_load,
     server_process,
 )
@@ -87,17 +89,13 @@ async def seed(url: str, count: int) -> list[str]:
         await conn.close()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--warmup", type=float, default=3.0)
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--skus", type=int, default=1000)
-    args = parser.parse_args()
-
+def run(
+    seconds: float, warmup: float, connections: int, skus_count: int, workers: int = 1
+) -> tuple[dict[str, LoadResult], dict[str, str]]:
+    """The bare endpoint and the three service variants on one database."""
     with benchmark_database("oms_bench_pdp") as url:
         upgrade_to_head(url)
-        skus = asyncio.run(seed(url, args.skus))
+        skus = asyncio.run(seed(url, skus_count))
         rng = random.Random(7)
         picks = [rng.choice(skus) for _ in range(2000)]
 
@@ -116,15 +114,15 @@ def main() -> None:
         ad_hoc = [graphql(sku, False) for sku in picks]
         bare_requests = [build_request("/pdp", {"sku": sku, "quantity": 1}, {}) for sku in picks]
 
-        async def measure(port: int, requests: list[bytes]) -> LoadResult:
-            await run_load(port, requests, args.warmup, args.connections, b'"state"')
-            return await run_load(port, requests, args.seconds, args.connections, b'"state"')
+        async def measure_one(port: int, requests: list[bytes]) -> LoadResult:
+            await run_load(port, requests, warmup, connections, b'"state"')
+            return await run_load(port, requests, seconds, connections, b'"state"')
 
         results: dict[str, LoadResult] = {}
         hit_ratio: dict[str, str] = {}
         bare_port = free_port()
         with server_process(["-m", "benchmarks.bare_pdp", url, str(bare_port)], bare_port):
-            results["bare"] = uvloop.run(measure(bare_port, bare_requests))
+            results["bare"] = uvloop.run(measure_one(bare_port, bare_requests))
         runs = (
             (RUNS[0], "0", ad_hoc),
             (RUNS[1], "0", trusted),
@@ -138,9 +136,10 @@ def main() -> None:
                 "OMS_ACCESS_LOG": "false",
                 "OMS_LOG_LEVEL": "WARNING",
                 "OMS_PDP_CACHE_SECONDS": cache_seconds,
+                "OMS_WORKERS": str(workers),
             }
             with server_process(["-m", "app", "serve"], port, env):
-                results[label] = uvloop.run(measure(port, requests))
+                results[label] = uvloop.run(measure_one(port, requests))
                 metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read()
                 counts = dict(
                     re.findall(rb'oms_pdp_cache_total\{result="(\w+)"\} ([0-9.e+]+)', metrics)
@@ -148,6 +147,54 @@ def main() -> None:
                 hits = float(counts.get(b"hit", 0))
                 misses = float(counts.get(b"miss", 0))
                 hit_ratio[label] = f"{hits / (hits + misses):.0%}" if hits + misses else "off"
+    return results, hit_ratio
+
+
+SHORT = {
+    RUNS[0]: "ad-hoc text (executor)",
+    RUNS[1]: "trusted, compiled",
+    RUNS[2]: "trusted + 1 s cache",
+}
+
+
+def rows(results: dict[str, LoadResult], hit_ratio: dict[str, str], workers: int) -> list[Row]:
+    bare = results["bare"]
+    return [
+        Row(
+            "pdp",
+            f"{SHORT[label]}, {workers}w",
+            "req/s",
+            results[label].rps,
+            bare.rps,
+            "bare Starlette + asyncpg (1 process)",
+            p50_ms=results[label].percentile(50) * 1000,
+            p99_ms=results[label].percentile(99) * 1000,
+            target="ratio >= 0.50",
+            note=f"bare p99 {bare.percentile(99) * 1000:.1f} ms; cache hits {hit_ratio[label]}",
+        )
+        for label in RUNS
+    ]
+
+
+def measure(quick: bool = False) -> list[Row]:
+    """The runner's entry: 1 and 2 service workers, each beside the bare endpoint."""
+    seconds, warmup = (3.0, 1.0) if quick else (10.0, 3.0)
+    out: list[Row] = []
+    for workers in (1, 2):
+        results, hit_ratio = run(seconds, warmup, 32, 1000, workers)
+        out.extend(rows(results, hit_ratio, workers))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--skus", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=1, help="service worker processes")
+    args = parser.parse_args()
+    results, hit_ratio = run(args.seconds, args.warmup, args.connections, args.skus, args.workers)
 
     settings = Settings()
     print(
@@ -165,6 +212,8 @@ def main() -> None:
             f"p99 x{r.percentile(99) / bare.percentile(99):.1f}; response cache hits "
             f"{hit_ratio[label]}"
         )
+    print()
+    print_rows(rows(results, hit_ratio, args.workers))
 
 
 if __name__ == "__main__":

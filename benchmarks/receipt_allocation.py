@@ -7,7 +7,7 @@ of its waiting units, every line already promised from it. Then one goods receip
 ``goods_receipts`` row) and committed, and three variants run on that same data:
 
 1. ``allocate``: our code path for the batch, ``app.storage.allocation.allocate`` for all 100
-   product ids at once (with the pool locks and ``recompute_ready_raw`` per SKU, as ``settle``
+   product ids at once (with the pool locks and ``recompute_ready`` per SKU, as ``settle``
    does): the allocation arithmetic, the line updates, an ``allocations`` ledger row and an
    order event per line, the RESERVED pools.
 2. ``promises.recompute``: the delivery promises of the 100 SKUs re-computed after (1), in the
@@ -41,10 +41,10 @@ from app.services.container import Services
 from app.settings import Settings
 from app.storage.allocation import allocate, free_units, lock_pools
 from app.storage.database import to_asyncpg_dsn
-from app.storage.inventory import recompute_ready_raw
+from app.storage.inventory import recompute_ready
 from app.storage.migrate import upgrade_to_head
 from app.storage.readpool import create_read_pool
-from benchmarks.harness import benchmark_database
+from benchmarks.harness import Row, benchmark_database, print_rows
 
 RECEIVED_SHARE = 0.60
 PO_LEAD_DAYS = 14
@@ -150,7 +150,7 @@ async def seed(conn: asyncpg.Connection, services: Services, skus: int, per_sku:
     async with conn.transaction():
         rows = await conn.fetch(RECEIVE_SQL, RECEIVED_SHARE)
         for product_id in product_ids:
-            await recompute_ready_raw(conn, product_id)
+            await recompute_ready(conn, product_id)
     by_product = {r["product_id"]: r["id"] for r in rows}
     # WAL segments and buffers: fill ~200 MB of WAL once and checkpoint, as placement does.
     await conn.execute(
@@ -187,7 +187,7 @@ async def one_run(conn: asyncpg.Connection, services: Services, receipts: Receip
             conn, ids, services.today(), "RECEIPT", "bench", receipts.receipt_ids
         )
         for product_id in sorted(ids):
-            await recompute_ready_raw(conn, product_id)
+            await recompute_ready(conn, product_id)
         allocate_s = time.perf_counter() - started
         lines = await conn.fetchval("SELECT count(*) FROM allocations")
         started = time.perf_counter()
@@ -218,7 +218,7 @@ async def one_run(conn: asyncpg.Connection, services: Services, receipts: Receip
     )
 
 
-async def measure(url: str, runs: int, skus: int, per_sku: int) -> tuple[Receipts, list[Run]]:
+async def measure_runs(url: str, runs: int, skus: int, per_sku: int) -> tuple[Receipts, list[Run]]:
     settings = Settings(database_url=url, store_timezone="UTC")
     now = datetime.now(UTC)
     pool = await create_read_pool(url, 1, name="receipt-benchmark-reference")
@@ -233,6 +233,49 @@ async def measure(url: str, runs: int, skus: int, per_sku: int) -> tuple[Receipt
         await pool.close()
 
 
+def run(runs: int, skus: int, per_sku: int) -> tuple[Receipts, list[Run]]:
+    with benchmark_database("oms_bench_receipt_allocation") as url:
+        upgrade_to_head(url)
+        return asyncio.run(measure_runs(url, runs, skus, per_sku))
+
+
+def rows(results: list[Run], skus: int, per_sku: int) -> list[Row]:
+    """Both of our variants beside the bare window UPDATE (medians of the runs)."""
+    bare = statistics.median([r.bare_s for r in results])
+    label = "bare UPDATE ... FROM (window)"
+    total = f"{skus * per_sku // 1000}k lines"
+    return [
+        Row(
+            "receipt",
+            f"allocate, {total}, {skus} receipts",
+            "s",
+            statistics.median([r.allocate_s for r in results]),
+            bare,
+            label,
+            higher_is_better=False,
+            note=f"{results[0].allocated_lines:,} lines allocated (bare "
+            f"{results[0].bare_lines:,}); median of {len(results)}",
+        ),
+        Row(
+            "receipt",
+            f"promises.recompute, {skus} SKUs",
+            "s",
+            statistics.median([r.recompute_s for r in results]),
+            bare,
+            label,
+            higher_is_better=False,
+            note=f"{results[0].repromised:,} lines re-promised; median of {len(results)}",
+        ),
+    ]
+
+
+def measure(quick: bool = False) -> list[Row]:
+    """The runner's entry: 100k lines (3 runs), or 20k lines and 1 run with ``quick``."""
+    runs, skus, per_sku = (1, 100, 200) if quick else (3, 100, 1000)
+    _, results = run(runs, skus, per_sku)
+    return rows(results, skus, per_sku)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
@@ -240,9 +283,7 @@ def main() -> None:
     parser.add_argument("--lines", type=int, default=1000, help="waiting lines per SKU")
     args = parser.parse_args()
 
-    with benchmark_database("oms_bench_receipt_allocation") as url:
-        upgrade_to_head(url)
-        receipts, results = asyncio.run(measure(url, args.runs, args.skus, args.lines))
+    receipts, results = run(args.runs, args.skus, args.lines)
 
     def median(values: list[float]) -> float:
         return statistics.median(values)
@@ -283,6 +324,8 @@ def main() -> None:
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     if any(r.allocated_lines != r.bare_lines for r in results):
         print("  WARNING: allocate and the lower bound allocated different numbers of lines")
+    print()
+    print_rows(rows(results, args.skus, args.lines))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from app.logging import get_logger
 from app.services.error_codes import (
     CatalogErrorCode,
     FulfilmentErrorCode,
+    IntakeErrorCode,
     NotificationErrorCode,
     OrderErrorCode,
     PlacementErrorCode,
@@ -77,6 +78,17 @@ class OrderError(UserError):
 @strawberry.type(description="A problem with pausing, resuming or answering a delay.")
 class QueueError(UserError):
     code: QueueErrorCode
+
+
+strawberry.enum(
+    IntakeErrorCode,
+    description="Codes of the channel intake: configuration, SKU maps, retries, replays.",
+)
+
+
+@strawberry.type(description="A problem with intake configuration or a failed payload.")
+class IntakeError(UserError):
+    code: IntakeErrorCode
 
 
 @strawberry.type(description="A problem with a message to customers or an alert sign-up.")

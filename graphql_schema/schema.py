@@ -29,12 +29,15 @@ from graphql_schema.extensions import (
 from graphql_schema.fulfilment.mutations import FulfilmentMutations
 from graphql_schema.fulfilment.queries import FulfilmentQueries
 from graphql_schema.fulfilment.queue import FulfilmentQueueQueries
+from graphql_schema.intake.mutations import IntakeMutations
+from graphql_schema.intake.queries import IntakeQueries
 from graphql_schema.inventory.mutations import InventoryMutations
 from graphql_schema.inventory.queries import InventoryQueries
 from graphql_schema.live.subscriptions import Subscription
 from graphql_schema.node import NodeQueries
 from graphql_schema.notifications.mutations import NotificationMutations
 from graphql_schema.notifications.queries import NotificationQueries
+from graphql_schema.ops.queries import OpsQueries
 from graphql_schema.orders.mutations import OrderMutations
 from graphql_schema.orders.queries import OrderQueries
 from graphql_schema.products.mutations import ProductMutations
@@ -57,6 +60,8 @@ Query = merge_types(
         NotificationQueries,
         FulfilmentQueries,
         FulfilmentQueueQueries,
+        IntakeQueries,
+        OpsQueries,
     ),
 )
 Mutation = merge_types(
@@ -69,6 +74,7 @@ Mutation = merge_types(
         FulfilmentMutations,
         SupplyMutations,
         NotificationMutations,
+        IntakeMutations,
     ),
 )
 

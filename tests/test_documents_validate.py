@@ -35,6 +35,14 @@ def documents() -> list[tuple[str, str]]:
         # curl ... -d '{"query": "..."}': the JSON body between single quotes
         for i, body in enumerate(re.findall(r"-d '(\{\"query\".*?\})'", text, flags=re.S)):
             found.append((f"{name} curl example {i + 1}", json.loads(body)["query"]))
+    # the pages' own scripts: every operation in a string or template literal
+    for path in sorted((ROOT / "app" / "web" / "static" / "pages").glob("*.js")):
+        text = path.read_text(encoding="utf-8")
+        literals = re.findall(
+            r"""(?:`|")\s*((?:query|subscription|mutation)\b[^`"]*)(?:`|")""", text
+        )
+        for j, literal in enumerate(literals):
+            found.append((f"{path.relative_to(ROOT)} operation {j + 1}", literal))
     return found
 
 
@@ -47,6 +55,7 @@ def test_there_are_documents_to_check() -> None:
     assert any(n.startswith("README.md curl") for n in names)
     assert any(n.startswith("docs/api.md graphql") for n in names)
     assert any(n.startswith("docs/subscriptions.md js") for n in names)
+    assert any(n.startswith("app/web/static/pages/ops.js") for n in names)
 
 
 @pytest.mark.parametrize(("name", "text"), DOCUMENTS, ids=[n for n, _ in DOCUMENTS])

@@ -134,7 +134,7 @@ def test_the_exported_schema_keeps_the_conventions() -> None:
 def test_every_error_code_is_an_enum_in_the_schema() -> None:
     schema = build_schema(SDL.read_text(encoding="utf-8"))
     codes = [t for n, t in schema.type_map.items() if n.endswith("ErrorCode")]
-    assert len(codes) == 8
+    assert len(codes) == 9
     assert all(isinstance(t, GraphQLEnumType) for t in codes)
     implementations = [
         t

@@ -35,6 +35,13 @@ PO_HISTORY_SLACK_SCALE_DAYS = 14  # ceil(14 * (1 - on_time_rate)): 100 % → 0, 
 PO_UNKNOWN_HISTORY_SLACK_DAYS = 5  # no supplier history
 PRODUCTION_RUN_SLACK_DAYS = 2  # output can lag a day or two, plus the history part when known
 SLACK_PER_SLIP_DAYS = 3  # every time the supply's ETA was moved later
+# With enough observed lateness (days past the first expected date, the supplier's recent
+# receipts), the history part of the slack is that distribution's quantile instead of the
+# on-time rate's fixed scale: a supplier that is rarely late but then by two weeks needs more
+# than 1 day, one that is often a day late needs no week (docs/simulation.md measured both).
+LATENESS_QUANTILE = 0.95
+MIN_LATENESS_HISTORY = 5  # fewer receipts: the on-time rate's rule
+LATENESS_HISTORY_SIZE = 20  # the most recent receipts kept per supplier (app.storage)
 
 # Confidence score (0..1) by supply kind and history.
 PO_UNKNOWN_HISTORY_SCORE = 0.7
@@ -100,6 +107,8 @@ class SupplySource:
     units_per_day: int = 0
     on_time_rate: float | None = None
     slips: int = 0
+    # days past the first expected date of the supplier's recent receipts (any order)
+    lateness_history: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.units_per_day < 0:
@@ -252,26 +261,48 @@ def _effective_slips(source: SupplySource, today: date) -> int:
     return source.slips + (1 if overdue else 0)
 
 
-def _history_days(on_time_rate: float) -> int:
+def _rate_days(on_time_rate: float) -> int:
     # The tiny epsilon keeps float noise (1 - 0.8 = 0.19999…) from adding a day.
     return math.ceil(PO_HISTORY_SLACK_SCALE_DAYS * (1.0 - on_time_rate) - 1e-9)
+
+
+def lateness_quantile(history: Sequence[int], quantile: float = LATENESS_QUANTILE) -> int:
+    """The ``quantile`` of observed lateness (early counts as 0): the smallest number of days
+    that at least that share of the deliveries arrived within (nearest rank)."""
+    if not history:
+        return 0
+    ordered = sorted(max(0, days) for days in history)
+    rank = max(1, math.ceil(quantile * len(ordered) - 1e-9))
+    return ordered[rank - 1]
+
+
+def _history_days(source: SupplySource) -> int | None:
+    """The history part of the slack: the lateness quantile once enough receipts are known,
+    else the on-time rate's scale, else None (no history)."""
+    if len(source.lateness_history) >= MIN_LATENESS_HISTORY:
+        return lateness_quantile(source.lateness_history, LATENESS_QUANTILE)
+    if source.on_time_rate is not None:
+        return _rate_days(source.on_time_rate)
+    return None
 
 
 def slack_days(source: SupplySource, today: date) -> int:
     """Days added to the latest date when ``source`` covers a line's last unit.
 
     - on hand: 0;
-    - PO: ``ceil(14 * (1 - on_time_rate))`` (5 without history), + 3 per slip;
-    - production run: 2, + the same history part when known, + 3 per slip;
+    - PO: the history part (5 without history), + 3 per slip;
+    - production run: 2, + the history part when known, + 3 per slip;
+    - the history part: the 95th percentile of the supplier's observed lateness with at
+      least 5 receipts observed, else ``ceil(14 * (1 - on_time_rate))``;
     - a PO expected before today and not received counts as one more slip.
     """
     if source.kind is SupplyKind.ON_HAND:
         return 0
-    rate = source.on_time_rate
+    history = _history_days(source)
     if source.kind is SupplyKind.PURCHASE_ORDER:
-        base = PO_UNKNOWN_HISTORY_SLACK_DAYS if rate is None else _history_days(rate)
+        base = PO_UNKNOWN_HISTORY_SLACK_DAYS if history is None else history
     else:
-        base = PRODUCTION_RUN_SLACK_DAYS + (0 if rate is None else _history_days(rate))
+        base = PRODUCTION_RUN_SLACK_DAYS + (history or 0)
     return base + SLACK_PER_SLIP_DAYS * _effective_slips(source, today)
 
 

@@ -33,6 +33,7 @@ class Subject(StrEnum):
     NOTIFICATION = "NOTIFICATION"  # subject_id: the notification's id
     ALERT = "ALERT"  # subject_id: the availability alert's id
     CHANNEL = "CHANNEL"  # subject_id: the channel's code
+    INTAKE = "INTAKE"  # subject_id: the intake message's id
 
 
 class EventKind(StrEnum):
@@ -96,6 +97,14 @@ class EventKind(StrEnum):
     CUSTOMER_PRIORITY_SET = "customer.priority_set"
     CARRIER_SERVICE_SET = "carrier_service.set"
     CHANNEL_LIMITS_SET = "channel.limits_set"
+    # channel intake
+    INTAKE_ACCEPTED = "intake.accepted"
+    INTAKE_REJECTED = "intake.rejected"
+    INTAKE_RETRYING = "intake.retrying"
+    INTAKE_DEAD = "intake.dead"
+    INTAKE_REPLAYED = "intake.replayed"
+    INTAKE_DISCARDED = "intake.discarded"
+    INTAKE_CONFIGURED = "intake.configured"
     CHANNEL_FULFILMENT_SET = "channel.fulfilment_set"
 
 

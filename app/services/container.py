@@ -17,7 +17,7 @@ from app.services.gateway import LedgerGateway, PaymentGateway
 from app.services.notifications.mailer import Mailer, mailer_for
 from app.settings import Settings
 from app.storage.notify import INVENTORY_CHANNEL, CoalescingNotifier
-from app.storage.uow import PlacementUnitOfWork, UnitOfWork, read_connection
+from app.storage.uow import PlacementUnitOfWork, UnitOfWork, read_connection, write_connection
 
 
 def system_now() -> datetime:
@@ -98,9 +98,13 @@ class Services:
         """One transaction of a use case, rolled back unless committed."""
         return UnitOfWork(self.write_pool)
 
-    def placement_uow(self) -> PlacementUnitOfWork:
+    def placement_uow(self, lock_timeout_ms: int | None = None) -> PlacementUnitOfWork:
         """One placement attempt (its last pool updates travel with COMMIT)."""
-        return PlacementUnitOfWork(self.write_pool)
+        return PlacementUnitOfWork(self.write_pool, lock_timeout_ms)
+
+    def write(self) -> AbstractAsyncContextManager[asyncpg.Connection]:
+        """A write connection for one self-contained statement (no transaction around it)."""
+        return write_connection(self.write_pool)
 
     def read(self) -> AbstractAsyncContextManager[asyncpg.Connection]:
         """A connection for reads outside a transaction: ``async with services.read() as c``."""

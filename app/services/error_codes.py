@@ -125,3 +125,16 @@ class NotificationErrorCode(StrEnum):
     UNKNOWN_CHANNEL = "UNKNOWN_CHANNEL"
     NOT_SOLD_OUT = "NOT_SOLD_OUT"
     TOO_MANY_ALERTS = "TOO_MANY_ALERTS"
+
+
+class IntakeErrorCode(StrEnum):
+    """Channel intake: configuration, SKU maps, and ops acting on failed payloads."""
+
+    INVALID = "INVALID"
+    NOT_FOUND = "NOT_FOUND"
+    NOT_RETRYABLE = "NOT_RETRYABLE"
+    PAYLOAD_PURGED = "PAYLOAD_PURGED"
+    UNKNOWN_CHANNEL = "UNKNOWN_CHANNEL"
+    UNKNOWN_ADAPTER = "UNKNOWN_ADAPTER"
+    UNKNOWN_SKU = "UNKNOWN_SKU"
+    INVALID_RULE = "INVALID_RULE"

@@ -10,7 +10,11 @@ PRIORITY order went ahead in; lines without a first promise), ``EXPIRE_DELAY_CON
 would expire before the goods ship), ``REMIND_DELIVERIES`` (reminders before expected
 deliveries), ``SEND_NOTIFICATIONS`` (one round of the e-mail relay, which also runs on its
 own loop: ``OMS_MAIL_RELAY_SECONDS``) and ``OPEN_SHIPMENTS`` (shipments for READY lines and
-everything else that can ship and is in none; shipments left without lines are cancelled).
+everything else that can ship and is in none; shipments left without lines are cancelled),
+``RETRY_INTAKE`` (intake payloads whose next attempt is due) and ``PURGE_INTAKE_PAYLOADS``
+(raw intake payloads past ``OMS_INTAKE_RETENTION_DAYS``). ``FORECAST_DEMAND``: the ops
+dashboard's demand forecasts (on its own at most every ``ops_dashboard.FORECAST_EVERY``; at
+once from ``runScheduledJob``).
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ from enum import StrEnum
 from typing import Any
 
 from app.domain.estimates import PromiseCause
-from app.services import promises, queue
+from app.services import ops_dashboard, promises, queue
 from app.services.container import Services
+from app.services.intake import process as intake
 from app.services.notifications import relay
 from app.services.notifications.alerts import release_alerts
 from app.services.notifications.reminders import remind_deliveries
@@ -52,6 +57,9 @@ class Job(StrEnum):
     SEND_NOTIFICATIONS = "SEND_NOTIFICATIONS"
     RELEASE_AVAILABILITY_ALERTS = "RELEASE_AVAILABILITY_ALERTS"
     OPEN_SHIPMENTS = "OPEN_SHIPMENTS"
+    RETRY_INTAKE = "RETRY_INTAKE"
+    PURGE_INTAKE_PAYLOADS = "PURGE_INTAKE_PAYLOADS"
+    FORECAST_DEMAND = "FORECAST_DEMAND"
 
 
 async def promise_new_lines(services: Services, actor: Actor) -> int:
@@ -112,6 +120,9 @@ JOBS: dict[Job, Callable[[Services, Actor], Awaitable[Any]]] = {
     Job.SEND_NOTIFICATIONS: _send,
     Job.RELEASE_AVAILABILITY_ALERTS: release_alerts,
     Job.OPEN_SHIPMENTS: open_all,
+    Job.RETRY_INTAKE: intake.retry_due,
+    Job.PURGE_INTAKE_PAYLOADS: intake.purge_payloads,
+    Job.FORECAST_DEMAND: ops_dashboard.forecast_demand,
 }
 
 

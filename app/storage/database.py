@@ -87,6 +87,21 @@ def is_unavailable(error: BaseException) -> bool:
     return False
 
 
+# Errors a later attempt of the same work may not meet: the database unavailable (above), or
+# a transaction that lost to another (deadlock, serialization) or gave up waiting for a lock.
+_CONTENDED: tuple[type[BaseException], ...] = (
+    asyncpg.DeadlockDetectedError,  # 40P01
+    asyncpg.SerializationError,  # 40001
+    asyncpg.LockNotAvailableError,  # 55P03: lock_timeout
+)
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether work that failed with ``error`` should be tried again later (nothing was
+    committed): the database unavailable or too slow, or a lost race for locks."""
+    return is_unavailable(error) or isinstance(error, _CONTENDED)
+
+
 EMBEDDED_MISSING = (
     "No OMS_DATABASE_URL is set and the embedded PostgreSQL is not installed. Set "
     "OMS_DATABASE_URL to a PostgreSQL server (postgresql://user:password@host:5432/db), or "

@@ -440,6 +440,96 @@ def _shipment_lines(row: asyncpg.Record) -> Violation:
     return Violation("shipment_lines", row["sku"], detail, None, None)
 
 
+# ---------------------------------------------------------------- (i) shipments' own records
+
+# A line's current shipment (``order_lines.shipment_id``) lists it in ``shipment_lines`` (the
+# history every pick list, merge and dispatch reads); a shipment's dates follow its status.
+SHIPMENT_RECORDS_SQL = """
+SELECT p.sku, s.number, 'line ' || l.id || ' is in it but not in its shipment_lines' AS problem
+FROM order_lines l
+JOIN shipments s ON s.id = l.shipment_id
+JOIN products p ON p.id = l.product_id
+WHERE NOT EXISTS (
+    SELECT 1 FROM shipment_lines sl WHERE sl.shipment_id = l.shipment_id AND sl.line_id = l.id)
+UNION ALL
+SELECT '' AS sku, s.number, s.status || ' without ' || CASE
+    WHEN s.status IN ('DISPATCHED', 'DELIVERED') AND s.dispatched_at IS NULL THEN 'dispatched_at'
+    WHEN s.status = 'DELIVERED' AND s.delivered_on IS NULL THEN 'delivered_on'
+    ELSE 'cancelled_at' END
+FROM shipments s
+WHERE (s.status IN ('DISPATCHED', 'DELIVERED') AND s.dispatched_at IS NULL)
+   OR (s.status = 'DELIVERED' AND s.delivered_on IS NULL)
+   OR (s.status = 'CANCELLED' AND s.cancelled_at IS NULL)
+ORDER BY 1, 2
+"""
+
+
+def _shipment_records(row: asyncpg.Record) -> Violation:
+    detail = f"shipment {row['number']}: {row['problem']}"
+    return Violation("shipment_records", row["sku"] or None, detail, None, None)
+
+
+# An open shipment with no line left in it (every line cancelled, released or moved) is work
+# on the fulfilment list that ships nothing: allowed until the next OPEN_SHIPMENTS round
+# cancels it, worth a look when it stays (untouched for an hour).
+SHIPMENT_EMPTY_SQL = """
+SELECT s.number, s.status
+FROM shipments s
+WHERE s.status IN ('PICKING', 'PACKED', 'AWAITING_SHIPMENT', 'ON_HOLD')
+  AND s.updated_at < now() - interval '1 hour'
+  AND NOT EXISTS (SELECT 1 FROM order_lines l WHERE l.shipment_id = s.id)
+ORDER BY s.number
+"""
+
+
+def _shipment_empty(row: asyncpg.Record) -> Violation:
+    detail = f"shipment {row['number']} is {row['status']} but holds no line"
+    return Violation("shipment_empty", None, detail, None, None, WARNING)
+
+
+# ---------------------------------------------------------------- (j) ledger and outbox
+
+# Every order has its one ``order.placed`` event in the ledger (written in placement's own
+# transaction): the ledger explains every order, and what was derived from it (e-mails,
+# subscriptions, webhooks) saw it once.
+ORDER_PLACED_EVENT_SQL = """
+SELECT o.number, COUNT(e.id)::int AS events
+FROM orders o
+LEFT JOIN events e ON e.order_id = o.id AND e.kind = 'order.placed'
+GROUP BY o.id, o.number
+HAVING COUNT(e.id) <> 1
+ORDER BY o.number
+"""
+
+
+def _order_placed_event(row: asyncpg.Record) -> Violation:
+    detail = f"order {row['number']} has {row['events']} order.placed event(s) in the ledger"
+    return Violation("order_placed_event", None, detail, 1, row["events"])
+
+
+# The notification outbox: each notification is derived from one ledger event (a foreign key
+# already) about the same order, and a SENT one says when it went.
+NOTIFICATION_OUTBOX_SQL = """
+SELECT n.id, n.message_id, n.template, n.status,
+       CASE WHEN e.order_id IS NOT NULL AND n.order_id IS DISTINCT FROM e.order_id
+            THEN 'its event ' || e.id || ' (' || e.kind || ') is about another order'
+            ELSE 'SENT without sent_at' END AS problem
+FROM notifications n
+JOIN events e ON e.id = n.event_id
+WHERE (e.order_id IS NOT NULL AND n.order_id IS DISTINCT FROM e.order_id)
+   OR (n.status = 'SENT' AND n.sent_at IS NULL)
+ORDER BY n.id
+"""
+
+
+def _notification_outbox(row: asyncpg.Record) -> Violation:
+    detail = (
+        f"notification {row['id']} ({row['template']}, {row['status']}, {row['message_id']}): "
+        f"{row['problem']}"
+    )
+    return Violation("notification_outbox", None, detail, None, None)
+
+
 @dataclass(frozen=True)
 class Invariant:
     name: str
@@ -460,6 +550,10 @@ INVARIANTS: tuple[Invariant, ...] = (
     Invariant("reserved_above_on_hand", RESERVED_ON_HAND_SQL, _reserved_on_hand),
     Invariant("allocation_ledger", ALLOCATION_LEDGER_SQL, _allocation_ledger),
     Invariant("shipment_lines", SHIPMENT_LINES_SQL, _shipment_lines),
+    Invariant("shipment_records", SHIPMENT_RECORDS_SQL, _shipment_records),
+    Invariant("shipment_empty", SHIPMENT_EMPTY_SQL, _shipment_empty),
+    Invariant("order_placed_event", ORDER_PLACED_EVENT_SQL, _order_placed_event),
+    Invariant("notification_outbox", NOTIFICATION_OUTBOX_SQL, _notification_outbox),
 )
 
 

@@ -25,10 +25,31 @@ from app.domain.availability import (
     PreorderPolicy,
     SkuSnapshot,
 )
-from app.domain.estimates import SupplyKind, SupplySource
+from app.domain.estimates import LATENESS_HISTORY_SIZE, SupplyKind, SupplySource
 from app.domain.text import lookup_key
 
-SNAPSHOT_SQL = """
+# The lateness history of an open supply ``su`` (``SupplySource.lateness_history``): days from
+# the first expected date to the last, of the supplier's most recent received supply (a
+# production run: the SKU's earlier runs). A late delivery's ETA is moved when it is known to
+# be late, so the last expected date is when it came.
+LATENESS_HISTORY_SQL = f"""
+COALESCE(CASE WHEN su.supplier_code IS NOT NULL THEN
+    (SELECT array_agg(h.late) FROM (
+        SELECT GREATEST(0, r.expected_on - r.original_expected_on) AS late FROM supply r
+        WHERE r.status = 'RECEIVED' AND r.supplier_code = su.supplier_code
+          AND r.kind = su.kind
+        ORDER BY r.id DESC LIMIT {LATENESS_HISTORY_SIZE}) h)
+  ELSE
+    (SELECT array_agg(h.late) FROM (
+        SELECT GREATEST(0, r.expected_on - r.original_expected_on) AS late FROM supply r
+        WHERE r.status = 'RECEIVED' AND r.supplier_code IS NULL
+          AND r.product_id = su.product_id AND r.kind = su.kind
+        ORDER BY r.id DESC LIMIT {LATENESS_HISTORY_SIZE}) h)
+  END, '{{}}')
+"""
+# (one indexed look-up either way: ix_supply_received_supplier, ix_supply_received_product)
+
+SNAPSHOT_SQL = f"""
 SELECT p.id, p.sku, p.release_date, p.safety_stock, p.tags, p.price_minor, p.currency,
        p.preorder_enabled, p.preorder_message, p.preorder_payment,
        p.preorder_deposit_percent, p.preorder_deposit_minor,
@@ -38,7 +59,8 @@ SELECT p.id, p.sku, p.release_date, p.safety_stock, p.tags, p.price_minor, p.cur
        COALESCE((SELECT json_agg(json_build_array(su.id, su.kind,
                                                   GREATEST(0, su.quantity - su.received_quantity),
                                                   su.expected_on, su.units_per_day, su.slips,
-                                                  sp.receipts, sp.on_time_receipts)
+                                                  sp.receipts, sp.on_time_receipts,
+                                                  {LATENESS_HISTORY_SQL})
                                  ORDER BY su.expected_on, su.id)
                  FROM supply su LEFT JOIN suppliers sp ON sp.code = su.supplier_code
                  WHERE su.product_id = p.id AND su.status = 'OPEN'), '[]'::json) AS supply,
@@ -122,9 +144,10 @@ def supply_sources(raw: Any) -> tuple[SupplySource, ...]:
     """Open supply from the ``supply`` JSON column of ``SNAPSHOT_SQL`` (or the same shape)."""
     items = orjson.loads(raw) if isinstance(raw, str) else raw
     sources: list[SupplySource] = []
-    for sid, kind, remaining, expected, per_day, slips, receipts, on_time in items:
+    for sid, kind, remaining, expected, per_day, slips, receipts, on_time, *late in items:
         if remaining <= 0:
             continue
+        lateness = tuple(int(days) for days in late[0]) if late and late[0] else ()
         sources.append(
             SupplySource(
                 supply_id=str(sid),
@@ -134,6 +157,7 @@ def supply_sources(raw: Any) -> tuple[SupplySource, ...]:
                 units_per_day=int(per_day or 0),
                 on_time_rate=(on_time / receipts) if receipts else None,
                 slips=int(slips),
+                lateness_history=lateness,
             )
         )
     return tuple(sources)

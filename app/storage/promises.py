@@ -14,7 +14,7 @@ import asyncpg
 from app.domain.estimates import PromiseCause, SupplySource
 from app.domain.events import EventKind
 from app.storage import ledger
-from app.storage.inventory import supply_sources
+from app.storage.inventory import LATENESS_HISTORY_SQL, supply_sources
 from app.storage.ledger import INSERT_EVENTS
 
 # ``units_ahead`` is over the whole queue; only then are the lines to promise picked
@@ -55,11 +55,12 @@ async def queue(
     return rows
 
 
-SUPPLY_SQL = """
+SUPPLY_SQL = f"""
 SELECT su.product_id,
        json_agg(json_build_array(su.id, su.kind, GREATEST(0, su.quantity - su.received_quantity),
                                  su.expected_on, su.units_per_day, su.slips, sp.receipts,
-                                 sp.on_time_receipts) ORDER BY su.expected_on, su.id) AS supply
+                                 sp.on_time_receipts, {LATENESS_HISTORY_SQL})
+                ORDER BY su.expected_on, su.id) AS supply
 FROM supply su LEFT JOIN suppliers sp ON sp.code = su.supplier_code
 WHERE su.product_id = ANY($1::uuid[]) AND su.status = 'OPEN'
 GROUP BY su.product_id

@@ -352,6 +352,12 @@ class Order(SQLModel, table=True):
     idempotency_key: str | None = Field(default=None, sa_column=Column(Text))
     placed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     updated_at: datetime | None = _created_at()
+    # When the row was written in its placement transaction (the database clock): minus
+    # placed_at, the order's confirmation latency (the ops dashboard's p50/p99).
+    confirmed_at: datetime | None = Field(
+        default=None,
+        sa_column=Column(DateTime(timezone=True), server_default=text("clock_timestamp()")),
+    )
 
     __table_args__ = (
         CheckConstraint("status IN ('PLACED', 'CANCELLED', 'COMPLETED')", name="ck_orders_status"),
@@ -572,6 +578,21 @@ class Supply(SQLModel, table=True):
             postgresql_where=text("status = 'OPEN'"),
         ),
         Index("ix_supply_product", "product_id", "id"),
+        # a supplier's (a SKU's, for production runs) latest deliveries: its lateness history
+        Index(
+            "ix_supply_received_supplier",
+            "supplier_code",
+            "kind",
+            text("id DESC"),
+            postgresql_where=text("status = 'RECEIVED' AND supplier_code IS NOT NULL"),
+        ),
+        Index(
+            "ix_supply_received_product",
+            "product_id",
+            "kind",
+            text("id DESC"),
+            postgresql_where=text("status = 'RECEIVED' AND supplier_code IS NULL"),
+        ),
     )
 
 
@@ -1009,7 +1030,7 @@ class Event(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint(
             "subject IN ('ORDER', 'LINE', 'SKU', 'SUPPLY', 'CUSTOMER', 'CARRIER_SERVICE', "
-            "'POOL', 'SHIPMENT', 'NOTIFICATION', 'ALERT', 'CHANNEL')",
+            "'POOL', 'SHIPMENT', 'NOTIFICATION', 'ALERT', 'CHANNEL', 'INTAKE')",
             name="ck_events_subject",
         ),
         Index("ix_events_order", "order_id", "id", postgresql_where=text("order_id IS NOT NULL")),
@@ -1152,4 +1173,41 @@ class IntakeMessage(SQLModel, table=True):
         ),
         Index("ix_intake_health", "channel_code", "received_at"),
         Index("ix_intake_retention", "received_at", postgresql_where=text("payload IS NOT NULL")),
+    )
+
+
+class DemandForecast(SQLModel, table=True):
+    """The FORECAST_DEMAND job's cached result per SKU: daily orders by state over the history,
+    the forecast of the next days, and the cap and open supply it was compared with."""
+
+    __tablename__ = "demand_forecasts"
+    product_id: uuid.UUID = Field(
+        sa_column=Column(
+            UUID(as_uuid=True),
+            ForeignKey("products.id", ondelete="CASCADE"),
+            primary_key=True,
+        )
+    )
+    sku: str = Field(sa_column=Column(Text, nullable=False))
+    computed_at: datetime | None = _created_at()
+    method: str = Field(sa_column=Column(String(48), nullable=False))
+    history_days: int = Field(sa_column=Column(Integer, nullable=False))
+    horizon_days: int = Field(sa_column=Column(Integer, nullable=False))
+    history: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    forecast: list[float] = Field(sa_column=Column(JSONB, nullable=False))
+    forecast_units: int = Field(sa_column=Column(Integer, nullable=False))
+    waiting_units: int = Field(sa_column=Column(Integer, nullable=False))
+    cap: int | None = Field(default=None, sa_column=Column(Integer))
+    cap_remaining: int | None = Field(default=None, sa_column=Column(Integer))
+    open_supply: int = Field(sa_column=Column(Integer, nullable=False))
+    flag: str | None = Field(default=None, sa_column=Column(String(16)))
+
+    __table_args__ = (
+        CheckConstraint("flag IN ('OVER_CAP', 'OVER_SUPPLY')", name="ck_demand_forecasts_flag"),
+        Index(
+            "ix_demand_forecasts_flag",
+            "flag",
+            "sku",
+            postgresql_where=text("flag IS NOT NULL"),
+        ),
     )

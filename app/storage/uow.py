@@ -35,6 +35,19 @@ async def read_connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connectio
         await pool.release(conn)
 
 
+@asynccontextmanager
+async def write_connection(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """A pooled write connection outside a transaction, for one statement that is atomic on
+    its own (it commits as it ends: one round trip instead of BEGIN, it, COMMIT)."""
+    started = time.perf_counter()
+    conn: asyncpg.Connection = await pool.acquire()
+    WRITE_POOL_WAIT.observe(time.perf_counter() - started)
+    try:
+        yield conn
+    finally:
+        await pool.release(conn)
+
+
 class UnitOfWork:
     conn: asyncpg.Connection
     BEGIN = "BEGIN"
@@ -98,6 +111,11 @@ class PlacementUnitOfWork(UnitOfWork):
     insert, so the generic plan is the custom one."""
 
     BEGIN = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan"
+
+    def __init__(self, pool: asyncpg.Pool, lock_timeout_ms: int | None = None) -> None:
+        super().__init__(pool)
+        if lock_timeout_ms is not None:  # an integer of ours: never caller text
+            self.BEGIN = f"{self.BEGIN}; SET LOCAL lock_timeout = {int(lock_timeout_ms):d}"
 
     async def reserve_and_commit(
         self, updates: Sequence[tuple[int, int]], guards: Sequence[str] = ()

@@ -35,6 +35,8 @@ from app.web.documents import DocumentStore
 from app.web.edge import RateLimiter
 from app.web.graphiql import graphiql_routes
 from app.web.graphql_view import EdgeLimits, OMSGraphQL
+from app.web.intake import intake_routes
+from app.web.pages import page_routes
 from app.web.response_cache import ResponseCache
 from graphql_schema.compiled import compile_documents
 from graphql_schema.inventory.resolve import availability_for
@@ -43,6 +45,7 @@ from graphql_schema.schema import build_schema
 log = structlog.stdlib.get_logger("app.web")
 
 KNOWN_ROUTES = frozenset({"/graphql", "/healthz", "/readyz", "/metrics"})
+# ``/intake/<channel>`` is one route in the metrics, not one per channel named by a caller
 
 
 class RequestContextMiddleware:
@@ -65,7 +68,7 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.bind_contextvars(request_id=request_id)
         path = scope.get("path", "")
-        route = path if path in KNOWN_ROUTES else "other"
+        route = path if path in KNOWN_ROUTES else _route_label(path)
         method = scope.get("method", "WS")
         status = 500
         started = time.perf_counter()
@@ -98,6 +101,12 @@ class RequestContextMiddleware:
                         **_caller_fields(scope),
                     )
             structlog.contextvars.unbind_contextvars("request_id")
+
+
+def _route_label(path: str) -> str:
+    if path.startswith("/intake/"):
+        return "/intake/{channel}/batch" if path.endswith("/batch") else "/intake/{channel}"
+    return "other"
 
 
 def _caller_fields(scope: Scope) -> dict[str, str]:
@@ -137,9 +146,19 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        read_pool = await create_read_pool(database_url, settings.db_read_pool_size)
+        connect, acquire = settings.db_connect_timeout, settings.db_acquire_timeout
+        read_pool = await create_read_pool(
+            database_url,
+            settings.db_read_pool_size,
+            connect_timeout=connect,
+            acquire_timeout=acquire,
+        )
         write_pool = await create_read_pool(
-            database_url, settings.db_write_pool_size, name="preorder-oms-write"
+            database_url,
+            settings.db_write_pool_size,
+            name="preorder-oms-write",
+            connect_timeout=connect,
+            acquire_timeout=acquire,
         )
         svc = Services(settings, clock=clock, read_pool=read_pool, write_pool=write_pool)
         holder["services"] = svc
@@ -275,6 +294,8 @@ def create_app(
             Route("/graphql", graphql_app, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql_app),
             *graphiql_routes(settings.graphiql),
+            *page_routes(services, settings.graphiql),
+            *intake_routes(services),
         ],
         lifespan=lifespan,
     )

@@ -1,5 +1,6 @@
 """intake: one governed door for every channel's orders
 
+- ``events.subject`` may be ``INTAKE`` (an intake message's changes).
 - ``intake_channels``: which adapter reads a channel's webhooks and its validation rules
   (JSON, ``app.domain.intake.rules``); ``intake_account_rules``: an account's overrides (a B2B
   buyer, a shop's till) on top of its channel's.
@@ -25,6 +26,17 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 STATUSES = "'RECEIVED', 'ACCEPTED', 'INVALID', 'RETRYING', 'DEAD', 'DISCARDED'"
+SUBJECTS = (
+    "'ORDER', 'LINE', 'SKU', 'SUPPLY', 'CUSTOMER', 'CARRIER_SERVICE', 'POOL', 'SHIPMENT', "
+    "'NOTIFICATION', 'ALERT', 'CHANNEL'"
+)
+
+
+def _subjects(allowed: str) -> None:
+    op.execute("ALTER TABLE events DROP CONSTRAINT ck_events_subject")
+    op.execute(
+        f"ALTER TABLE events ADD CONSTRAINT ck_events_subject CHECK (subject IN ({allowed}))"
+    )
 
 
 def _run(script: str) -> None:
@@ -34,6 +46,7 @@ def _run(script: str) -> None:
 
 
 def upgrade() -> None:
+    _subjects(SUBJECTS + ", 'INTAKE'")
     _run(
         f"""
         CREATE TABLE intake_channels (
@@ -110,6 +123,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM events WHERE subject = 'INTAKE'")
+    _subjects(SUBJECTS)
     _run(
         """
         DROP TABLE intake_messages;

@@ -487,3 +487,63 @@ async def test_the_cli_exits_1_on_a_violation_and_0_when_clean_or_repaired(
         for ln in repaired.stdout.splitlines()
     )
     assert repaired.stdout.splitlines()[-1].startswith("no violations")
+
+
+async def test_the_ledger_the_outbox_and_the_shipments_records_are_checked_too(
+    server: LiveServer,
+) -> None:
+    await product(
+        server, "IV-REC", 'setStock(input: {sku: "IV-REC", location: "main", quantity: 9})'
+    )
+    first = (await placed(server, [{"sku": "IV-REC", "quantity": 1}]))["number"]
+    second = (await placed(server, [{"sku": "IV-REC", "quantity": 1}]))["number"]
+    order_id = f"(SELECT id FROM orders WHERE number = '{first}')"
+    other_id = f"(SELECT id FROM orders WHERE number = '{second}')"
+    assert errors(await check(server.services)) == []
+
+    unlogged = await violations_if(
+        server, f"DELETE FROM events WHERE kind = 'order.placed' AND order_id = {order_id}"
+    )
+    assert errors(unlogged) == [("order_placed_event", None, 1, 0)]
+    assert first in error_details(unlogged)[0]
+
+    # a notification derived from another order's event, and a SENT one with no time
+    notify = (
+        "INSERT INTO notifications (group_key, event_id, kind, template, recipient, "
+        "transactional, order_id, message_id, status) SELECT 'iv-' || e.id, e.id, 'x', "
+        "'order_placed', 'iv@example.com', true, {order}, 'iv-' || e.id || '@oms', '{status}' "
+        f"FROM events e WHERE e.kind = 'order.placed' AND e.order_id = {other_id}"
+    )
+    crossed = await violations_if(server, notify.format(order=order_id, status="PENDING"))
+    assert [c for c, *_ in errors(crossed)] == ["notification_outbox"]
+    assert "about another order" in error_details(crossed)[0]
+    unsent = await violations_if(server, notify.format(order=other_id, status="SENT"))
+    assert [c for c, *_ in errors(unsent)] == ["notification_outbox"]
+    assert "SENT without sent_at" in error_details(unsent)[0]
+
+    # a line put in a shipment without its shipment_lines row; a dispatch with no time
+    shipment = (
+        "INSERT INTO shipments (number, order_id, channel_code, customer_email, kind, status, "
+        "ready_at, dispatch_deadline) SELECT 'IV-S-{n}', id, channel_code, customer_email, "
+        f"'READY', '{{status}}', now(), now() FROM orders WHERE number = '{first}'"
+    )
+    unlisted = await violations_if(
+        server,
+        shipment.format(n=1, status="PICKING"),
+        "UPDATE order_lines SET shipment_id = (SELECT id FROM shipments WHERE number = "
+        f"'IV-S-1') WHERE order_id = {order_id}",
+    )
+    assert errors(unlisted) == [("shipment_records", "IV-REC", None, None)]
+    assert "not in its shipment_lines" in error_details(unlisted)[0]
+    undated = await violations_if(server, shipment.format(n=2, status="DISPATCHED"))
+    assert errors(undated) == [("shipment_records", None, None, None)]
+    assert "DISPATCHED without dispatched_at" in error_details(undated)[0]
+    # an open shipment left with no line for long (the OPEN_SHIPMENTS job cancels such
+    # shipments on its rounds) is a warning, not an error
+    empty = await violations_if(
+        server,
+        shipment.format(n=3, status="PICKING"),
+        "UPDATE shipments SET updated_at = now() - interval '2 hours' WHERE number = 'IV-S-3'",
+    )
+    assert errors(empty) == []
+    assert ("shipment_empty", None, None, None) in warnings(empty)

@@ -8,6 +8,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from app.services.scheduler import Job
 from tests.support import LiveServer, live_server
 
 PLACE = """
@@ -103,5 +104,5 @@ async def test_two_replicas_with_schedulers_release_a_launch_once_and_promise_ea
         "allocations": 4,
         "allocated": 5,
         "first_promises": 4,
-        "jobs_run": 8,  # every job ran (one replica at a time)
+        "jobs_run": len(Job),  # every job ran (one replica at a time)
     }

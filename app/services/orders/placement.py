@@ -242,16 +242,31 @@ async def _channel(services: Services, code: str) -> ChannelRef | None:
     return channel
 
 
+@dataclass(frozen=True)
+class Terms:
+    """How a door other than ``placeOrder`` places (the channel intake): ``exempt_from_limits``,
+    an account the channel's rules free from its unit limits (a B2B buyer);
+    ``lock_timeout_ms``, give up (``LockNotAvailableError``) rather than wait longer for a
+    locked row, so the caller retries later instead of holding its sender."""
+
+    exempt_from_limits: bool = False
+    lock_timeout_ms: int | None = None
+
+
+DEFAULT_TERMS = Terms()
+
+
 async def place_order(
     services: Services,
     actor: Actor,
     data: PlaceOrderInput,
     credential: CachedCredential | None = None,
+    terms: Terms = DEFAULT_TERMS,
 ) -> Result[Placed]:
     """Place one order (see the module). ``credential``: ``actor`` comes from a cached
     authentication, checked inside the transaction (``CachedCredential``). Its outcome is
     counted (``oms_placements_total``)."""
-    result = await _place_order(services, actor, data, credential)
+    result = await _place_order(services, actor, data, credential, terms)
     if result.value is not None:
         outcome = "replayed" if result.value.replayed else "placed"
     else:
@@ -265,6 +280,7 @@ async def _place_order(
     actor: Actor,
     data: PlaceOrderInput,
     credential: CachedCredential | None,
+    terms: Terms,
 ) -> Result[Placed]:
     email = normalise_email(data.customer_email)
     errors = _validate(data, email) or await _check_reference(services, data)
@@ -276,12 +292,12 @@ async def _place_order(
     request_hash = data.request_hash()  # of the input as given (stable across releases)
     if email is not None and email != data.customer_email:
         data = replace(data, customer_email=email)  # the address as stored and mailed to
-    bound = policy.bound_by_channel_limits(actor)
+    bound = policy.bound_by_channel_limits(actor) and not terms.exempt_from_limits
     skus = sorted({line.sku for line in data.lines})
     for _attempt in range(MAX_ATTEMPTS):
         journal = GatewayJournal(services.gateway)
         try:
-            async with services.placement_uow() as uow:
+            async with services.placement_uow(terms.lock_timeout_ms) as uow:
                 conn = uow.conn
                 claim = await store.claim_key_and_snapshot(
                     conn,
