@@ -1,5 +1,5 @@
-"""Command line: ``python -m app serve | migrate | demo-data | create-api-key | list-api-keys
-| revoke-api-key | export-schema | check-invariants | simulate``."""
+"""Command line: ``python -m app serve | worker | migrate | demo-data | create-api-key
+| list-api-keys | revoke-api-key | export-schema | check-invariants | simulate``."""
 
 from __future__ import annotations
 
@@ -49,6 +49,12 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     """Serve until SIGTERM or SIGINT: uvicorn stops accepting, drains the requests in flight
     and runs the app's shutdown; then the embedded PostgreSQL (if this process started or
     attached to it) is stopped, and the exit status is 0."""
+    return _releasing_embedded(settings, lambda: _serve(args, settings))
+
+
+def _releasing_embedded(settings: Settings, run: Callable[[], int]) -> int:
+    """``run()``, then let go of the embedded PostgreSQL (when ``OMS_DATABASE_URL`` is unset)
+    however it ended."""
     from app.storage.database import stop_embedded_server
 
     embedded = settings.database_url is None
@@ -56,7 +62,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     # like Ctrl-C does, so that the embedded server is stopped below in every case.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
-        return _serve(args, settings)
+        return run()
     except KeyboardInterrupt:
         log.info("stopped_before_serving")
         return 0
@@ -90,11 +96,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     workers = args.workers or settings.workers
     log.info("serving", url=f"http://{host}:{port}/graphql", workers=workers)
     options: dict[str, Any] = {
-        "host": host,
-        "port": port,
-        "log_config": None,
-        "access_log": False,
-        "lifespan": "on",
+        **_uvicorn_options(host, port),
         # Frames are small JSON: compressing each costs more CPU than the bytes it saves
         # (a thousand subscribers of one SKU is a thousand frames per change).
         "ws_per_message_deflate": False,
@@ -114,6 +116,45 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     tune_gc(settings.gc_threshold)
     started = _run_draining(app, options)
     return 0 if started else 3  # 3: uvicorn's start-up failure status
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """The scheduled jobs and the e-mail relay without the API (``app.web.worker``), until
+    SIGTERM or SIGINT: a running job or send finishes its transaction first. It never
+    migrates; it waits for ``serve`` (or ``migrate``) to bring the database to head."""
+    from app.web.background import loops_enabled
+
+    if not loops_enabled(settings):
+        print(
+            "error: OMS_SCHEDULER_SECONDS and OMS_MAIL_RELAY_SECONDS are both 0: "
+            "a worker would have nothing to do",
+            file=sys.stderr,
+        )
+        return 2
+    if problems := settings.profile_problems(demo=False):
+        raise SystemExit("\n".join(f"error: {problem}" for problem in problems))
+    return _releasing_embedded(settings, lambda: _work(args, settings))
+
+
+def _work(args: argparse.Namespace, settings: Settings) -> int:
+    from app.storage.database import EmbeddedUnavailable, redact, resolve_database_url
+    from app.web.worker import create_worker_app
+
+    try:
+        url = resolve_database_url(settings)
+    except EmbeddedUnavailable as exc:
+        raise SystemExit(f"error: {exc}") from None
+    host = args.host or settings.host
+    port = args.port or settings.worker_port
+    log.info("worker_serving", health=f"http://{host}:{port}/readyz", database=redact(url))
+    app = create_worker_app(settings, url)
+    tune_gc(settings.gc_threshold)
+    return 0 if _run_draining(app, _uvicorn_options(host, port)) else 3
+
+
+def _uvicorn_options(host: str, port: int) -> dict[str, Any]:
+    # our own structured logs (no uvicorn log config, no access log: the middleware logs)
+    return {"host": host, "port": port, "log_config": None, "access_log": False, "lifespan": "on"}
 
 
 def _fresh_metrics_dir(settings: Settings) -> Path:
@@ -368,6 +409,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=None)
     serve.add_argument("--workers", type=int, default=None, help="worker processes")
     serve.set_defaults(func=cmd_serve)
+    worker = sub.add_parser(
+        "worker",
+        help="run the scheduled jobs and the e-mail relay without the API (health on "
+        "OMS_WORKER_PORT)",
+    )
+    worker.add_argument("--host", default=None)
+    worker.add_argument("--port", type=int, default=None)
+    worker.set_defaults(func=cmd_worker)
     sub.add_parser("migrate", help="apply migrations up to head").set_defaults(func=cmd_migrate)
     sub.add_parser("demo-data", help="migrate and load the demo data").set_defaults(
         func=cmd_demo_data

@@ -26,6 +26,10 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="HTTP bind address.")
     port: int = Field(default=8000, description="HTTP port.")
+    worker_port: int = Field(
+        default=8001,
+        description="HTTP port of `python -m app worker` (only /healthz, /readyz, /metrics).",
+    )
     debug: bool = Field(
         default=False, description="Show exception details in GraphQL errors (never in prod)."
     )

@@ -37,11 +37,24 @@ def test_compose_dependencies_and_volumes_are_declared() -> None:
 
 
 def test_every_app_environment_variable_is_a_known_setting() -> None:
-    environment = _compose()["services"]["app"]["environment"]
     known = {f"OMS_{name.upper()}" for name in Settings.model_fields}
-    for variable, value in environment.items():
-        assert variable in known, f"{variable} is not a setting"
-        assert isinstance(value, str), f"{variable} must be a string in compose"
+    for service in ("app", "worker"):
+        environment = _compose()["services"][service]["environment"]
+        for variable, value in environment.items():
+            assert variable in known, f"{service}: {variable} is not a setting"
+            assert isinstance(value, str), f"{service}: {variable} must be a string in compose"
+
+
+def test_the_api_leaves_jobs_and_mail_to_a_worker_that_starts_after_it_migrated() -> None:
+    services = _compose()["services"]
+    api, worker = services["app"]["environment"], services["worker"]
+    assert api["OMS_SCHEDULER_SECONDS"] == api["OMS_MAIL_RELAY_SECONDS"] == "0"
+    assert worker["command"] == ["python", "-m", "app", "worker"]
+    assert worker["depends_on"]["app"]["condition"] == "service_healthy"
+    assert worker["environment"]["OMS_DATABASE_URL"] == api["OMS_DATABASE_URL"]
+    port = worker["environment"]["OMS_WORKER_PORT"]
+    assert f":{port}/readyz" in " ".join(worker["healthcheck"]["test"])
+    assert "OMS_SCHEDULER_SECONDS" not in worker["environment"]  # the defaults: both loops on
 
 
 def test_the_app_points_at_the_compose_postgres() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -23,14 +22,13 @@ from app.metrics import HTTP_LATENCY, HTTP_REQUESTS, POOLS, exposition
 from app.services.auth import key_from_headers, key_prefix
 from app.services.container import Services, system_now
 from app.services.live import LiveHub
-from app.services.notifications import relay
-from app.services.scheduler import run_forever
 from app.settings import Settings
 from app.storage.database import redact
 from app.storage.ledger import EVENTS_CHANNEL
 from app.storage.migrate import current_revisions, head_revisions
 from app.storage.notify import INVENTORY_CHANNEL, ChangeListener
 from app.storage.readpool import create_read_pool
+from app.web.background import background_loops
 from app.web.documents import DocumentStore
 from app.web.edge import RateLimiter
 from app.web.graphiql import graphiql_routes
@@ -198,31 +196,13 @@ def create_app(
         app.state.listener = listener
         # Placements' inventory wake-ups: one NOTIFY per window, after COMMIT.
         svc.inventory_notifier.start()
-        scheduler: asyncio.Task[None] | None = None
-        stopping = asyncio.Event()
-        if settings.scheduler_seconds > 0:
-            scheduler = asyncio.create_task(run_forever(svc, settings.scheduler_seconds, stopping))
-        mailer: asyncio.Task[None] | None = None
-        if settings.mail_relay_seconds > 0:
-            mailer = asyncio.create_task(
-                relay.run_forever(svc, settings.mail_relay_seconds, mail_wake, stopping),
-                name="oms-mail-relay",
-            )
         log.info("service_started", database=redact(database_url))
         try:
-            yield
+            async with background_loops(svc, settings, mail_wake) as loops:
+                if loops:
+                    log.info("background_loops_started", loops=loops)
+                yield
         finally:
-            stopping.set()
-            for task in (scheduler, mailer):
-                if task is None:
-                    continue
-                # let a running job or send finish its transaction; cancel only a stuck one
-                try:
-                    await asyncio.wait_for(asyncio.shield(task), 30)
-                except TimeoutError:
-                    task.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await task
             await listener.stop()
             await hub.stop()
             hubs.pop("live", None)
