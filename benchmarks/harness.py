@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,6 +131,31 @@ def server_process(
             proc.wait(15)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def background_worker(
+    env: dict[str, str] | None,
+) -> Iterator[subprocess.Popen[bytes] | None]:
+    """``python -m app worker`` (the mail relay and the jobs, ``OMS_WORKER_PORT`` in ``env``)
+    until its ``/readyz`` says its loops run; nothing when ``env`` is None."""
+    if env is None:
+        yield None
+        return
+    port = int(env["OMS_WORKER_PORT"])
+    with server_process(["-m", "app", "worker"], port, env) as proc:
+        deadline = time.time() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:  # 503 (HTTPError) until the loops run, or not listening yet
+                pass
+            if time.time() > deadline:
+                raise RuntimeError(f"the worker on {port} never became ready")
+            time.sleep(0.1)
+        yield proc
 
 
 def _cpu_seconds(match: Callable[[int, list[bytes]], bool]) -> float:

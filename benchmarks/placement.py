@@ -20,7 +20,13 @@ what placement does besides: the API key check, the SKU snapshot read, planning,
 upsert, payment entries, events, completing the key and NOTIFY.
 
     .venv/bin/python -m benchmarks.placement [--seconds 10] [--connections 32] [--skus 10000]
-        [--no-text] [--workers 1] [--open-loop 10]
+        [--no-text] [--workers 1] [--open-loop 10] [--deployment worker|in-process]
+
+By default the service is deployed as in production (``docs/scaling.md``): the API runs with
+``OMS_MAIL_RELAY_SECONDS=0 OMS_SCHEDULER_SECONDS=0`` and a ``python -m app worker`` process
+sends every confirmation e-mail (to ``.eml`` files: no SMTP server) and runs the jobs, on the
+same machine, its CPU per order reported beside the API's. ``--deployment in-process`` runs
+them inside ``serve``, as ``make run`` does.
 
 After the closed-loop runs of each scenario, the trusted document is sent open loop for
 ``--open-loop`` seconds at half the closed-loop rate just measured: one request every 1/rate
@@ -56,6 +62,7 @@ from benchmarks.harness import (
     LoadResult,
     OpenLoopResult,
     Row,
+    background_worker,
     benchmark_database,
     build_request,
     create_ops_key,
@@ -262,6 +269,10 @@ class Options:
     workers: int = 1
     open_loop_seconds: float = 10.0  # 0: no open-loop run
     open_loop_share: float = 0.5  # of the closed-loop capacity
+    # "worker": the API runs with the mail relay and the jobs off and `python -m app worker`
+    # runs them (the production deployment, docs/scaling.md); "in-process": one `serve` runs
+    # all of them, as `make run` does
+    deployment: str = "worker"
 
 
 @dataclass
@@ -271,6 +282,7 @@ class Report:
     results: dict[tuple[str, str], LoadResult] = field(default_factory=dict)
     open_loop: dict[str, OpenLoopResult] = field(default_factory=dict)
     cpu: dict[tuple[str, str], float] = field(default_factory=dict)  # service ms per order
+    worker_cpu: dict[tuple[str, str], float] = field(default_factory=dict)  # worker ms/order
     db_cpu: dict[tuple[str, str], float] = field(default_factory=dict)  # PostgreSQL ms/order
     failures: dict[tuple[str, str], Failures] = field(default_factory=dict)
     placed: int = 0  # every order answered as placed, warm-ups included
@@ -301,6 +313,10 @@ def run(options: Options) -> Report:
             "OMS_LOG_LEVEL": "WARNING",
             "OMS_WORKERS": str(options.workers),
         }
+        worker_env: dict[str, str] | None = None
+        if options.deployment == "worker":
+            worker_env = env | {"OMS_WORKER_PORT": str(free_port())}
+            env |= {"OMS_MAIL_RELAY_SECONDS": "0", "OMS_SCHEDULER_SECONDS": "0"}
         if options.workers > 1:
             # the embedded server's 100 connections: the service's pools (which stay open
             # between runs) and raw's 32 must fit; each worker serves ~32 / workers at once
@@ -311,7 +327,13 @@ def run(options: Options) -> Report:
         def db_seconds() -> float:
             return tree_cpu_seconds(postmaster) if postmaster is not None else float("nan")
 
-        with server_process(["-m", "app", "serve"], port, env) as server:
+        with (
+            server_process(["-m", "app", "serve"], port, env) as server,
+            background_worker(worker_env) as worker,
+        ):
+
+            def worker_seconds() -> float:
+                return session_cpu_seconds(worker.pid) if worker is not None else 0.0
 
             async def raw(name: str, seconds: float) -> LoadResult:
                 sink = failures.setdefault((name, "raw"), Failures())
@@ -331,11 +353,13 @@ def run(options: Options) -> Report:
                 sink = failures.setdefault((name, path), Failures())
                 requests = http_requests(scenarios[name], api_key, path == "trusted")
                 before, db_before = session_cpu_seconds(server.pid), db_seconds()
+                worker_before = worker_seconds()
                 r = await run_load(
                     port, requests, seconds, options.connections, b'"number"', sink.note
                 )
                 count = max(1, r.requests + r.errors)
                 cpu[name, path] = (session_cpu_seconds(server.pid) - before) * 1000 / count
+                report.worker_cpu[name, path] = (worker_seconds() - worker_before) * 1000 / count
                 db_cpu[name, path] = (db_seconds() - db_before) * 1000 / count
                 report.placed += r.requests
                 return r
@@ -403,7 +427,7 @@ LABELS = {"trusted": "trusted", "text": "ad-hoc text"}
 def rows(report: Report) -> list[Row]:
     """The runner's rows: each path beside raw asyncpg, then the open-loop latencies."""
     o = report.options
-    workers = f"{o.workers}w"
+    workers = f"{o.workers}w" + (" in-process loops" if o.deployment == "in-process" else "")
     out: list[Row] = []
     for name in ("spread", "hot"):
         raw_r = report.results[name, "raw"]
@@ -422,7 +446,13 @@ def rows(report: Report) -> list[Row]:
                     p99_ms=r.percentile(99) * 1000,
                     target=f"ratio >= {TARGETS[name]:.2f}" if path == "trusted" else "",
                     note=(
-                        f"service CPU {report.cpu[name, path]:.2f} ms/order, PostgreSQL "
+                        f"service CPU {report.cpu[name, path]:.2f} ms/order"
+                        + (
+                            f" + worker {report.worker_cpu[name, path]:.2f}"
+                            if o.deployment == "worker"
+                            else ""
+                        )
+                        + ", PostgreSQL "
                         f"{report.db_cpu[name, path]:.2f} (raw {report.db_cpu[name, 'raw']:.2f})"
                         + (f"; closed-loop p99 < 100 ms {met}" if path == "trusted" else "")
                     ),
@@ -449,15 +479,18 @@ def rows(report: Report) -> list[Row]:
 
 
 def measure(quick: bool = False) -> list[Row]:
-    """The runner's entry: 1 worker (trusted and ad-hoc text) and 2 workers (trusted)."""
+    """The runner's entry, with the relay and the jobs in a ``python -m app worker``: 1 uvicorn
+    worker (trusted and ad-hoc text) and 2 (trusted); then 1 with them in the API process, as
+    ``make run`` serves (trusted)."""
     out: list[Row] = []
-    for workers in (1, 2):
+    for workers, deployment in ((1, "worker"), (2, "worker"), (1, "in-process")):
         options = (
             Options(seconds=4, warmup=1.5, skus=2000, text=False, open_loop_seconds=4)
             if quick
-            else Options(text=workers == 1)
+            else Options(text=workers == 1 and deployment == "worker")
         )
         options.workers = workers
+        options.deployment = deployment
         report = run(options)
         check_counts(report)
         out.extend(rows(report))
@@ -488,6 +521,13 @@ def main() -> None:
     parser.add_argument(
         "--open-loop", type=float, default=10.0, help="seconds of open-loop load (0: none)"
     )
+    parser.add_argument(
+        "--deployment",
+        choices=("worker", "in-process"),
+        default="worker",
+        help="worker: the mail relay and the jobs in `python -m app worker`, the API without "
+        "them (production); in-process: all in `serve`, as `make run`",
+    )
     args = parser.parse_args()
     options = Options(
         seconds=args.seconds,
@@ -497,13 +537,19 @@ def main() -> None:
         text=not args.no_text,
         workers=args.workers,
         open_loop_seconds=args.open_loop,
+        deployment=args.deployment,
     )
     report = run(options)
     paths, results, failures = report.paths, report.results, report.failures
     print(
         f"Order placement, {args.connections} connections, {args.seconds:.0f} s after "
         f"{args.warmup:.0f} s warm-up per run; {STOCK:,} READY units per SKU; "
-        f"service: {args.workers} worker process{'es' if args.workers > 1 else ''}"
+        f"service: {args.workers} worker process{'es' if args.workers > 1 else ''}, "
+        + (
+            "mail relay and jobs in `python -m app worker`"
+            if args.deployment == "worker"
+            else "mail relay and jobs in the API process"
+        )
     )
     titles = {
         "spread": f"spread: 1 unit of a random SKU out of {args.skus:,}",
@@ -537,6 +583,11 @@ def main() -> None:
                 f"p99 x{p99 / raw_r.percentile(99):.1f}; p99 {p99 * 1000:.0f} ms"
                 + (f" (target < {P99_TARGET * 1000:.0f} ms: {met})" if path == "trusted" else "")
                 + f"; service CPU {report.cpu[name, path]:.2f} ms/order"
+                + (
+                    f", worker {report.worker_cpu[name, path]:.2f} ms/order"
+                    if args.deployment == "worker"
+                    else ""
+                )
             )
         if name in report.open_loop:
             print(report.open_loop[name].line("  open loop, trusted"))
