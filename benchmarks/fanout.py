@@ -34,11 +34,13 @@ from benchmarks.bare_fanout import measure_bare
 from benchmarks.harness import (
     ROOT,
     Row,
+    background_worker,
     benchmark_database,
     create_ops_key,
     free_port,
     print_rows,
     server_process,
+    split_deployment,
 )
 
 AVAILABILITY = """subscription($sku: String!) {
@@ -264,12 +266,13 @@ def run(
             "OMS_PORT": str(port),
             "OMS_ACCESS_LOG": "false",
             "OMS_LOG_LEVEL": "WARNING",
-            "OMS_SCHEDULER_SECONDS": "0",
         }
+        # as deployed (docs/scaling.md): the jobs and the mail relay in a worker process
+        env, worker_env = split_deployment(env)
         base = f"http://127.0.0.1:{port}"
         skus = [f"FAN-{i:03d}" for i in range(sku_count)]
         serve = ["-m", "app", "serve", "--workers", str(workers)]
-        with server_process(serve, port, env):
+        with server_process(serve, port, env), background_worker(worker_env):
 
             async def prepare() -> None:
                 async with httpx.AsyncClient(base_url=base, timeout=30) as client:

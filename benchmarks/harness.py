@@ -133,6 +133,14 @@ def server_process(
             os.killpg(proc.pid, signal.SIGKILL)
 
 
+def split_deployment(env: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """The production deployment (docs/scaling.md) of a service env: the API's env with the
+    mail relay and the jobs off, and the env of the ``python -m app worker`` that runs them
+    (for ``background_worker``)."""
+    worker = env | {"OMS_WORKER_PORT": str(free_port()), "OMS_WORKERS": "1"}
+    return env | {"OMS_MAIL_RELAY_SECONDS": "0", "OMS_SCHEDULER_SECONDS": "0"}, worker
+
+
 @contextlib.contextmanager
 def background_worker(
     env: dict[str, str] | None,

@@ -73,6 +73,7 @@ from benchmarks.harness import (
     run_open_loop,
     server_process,
     session_cpu_seconds,
+    split_deployment,
     tree_cpu_seconds,
 )
 
@@ -315,8 +316,7 @@ def run(options: Options) -> Report:
         }
         worker_env: dict[str, str] | None = None
         if options.deployment == "worker":
-            worker_env = env | {"OMS_WORKER_PORT": str(free_port())}
-            env |= {"OMS_MAIL_RELAY_SECONDS": "0", "OMS_SCHEDULER_SECONDS": "0"}
+            env, worker_env = split_deployment(env)
         if options.workers > 1:
             # the embedded server's 100 connections: the service's pools (which stay open
             # between runs) and raw's 32 must fit; each worker serves ~32 / workers at once
