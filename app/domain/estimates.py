@@ -4,7 +4,8 @@ A waiting line (a PRE-ORDER or BACKORDER not yet allocated stock) is served in F
 the cumulative supply schedule: stock on hand today, purchase orders on their expected dates and
 production runs day by day. The line ships when cumulative supply reaches its last unit
 (``units_ahead + quantity``); handling and transit turn that day into a delivery window, widened
-by a slack that grows with how uncertain the covering supply is.
+by a slack that grows with how uncertain the covering supply is, and started earlier when its
+supplier's history shows deliveries ahead of time.
 
 Because lines are matched to supply cumulatively in date order, supply that arrives earlier (or a
 new, earlier PO) moves the earliest-queued lines to it and never makes any promise later.
@@ -35,13 +36,24 @@ PO_HISTORY_SLACK_SCALE_DAYS = 14  # ceil(14 * (1 - on_time_rate)): 100 % → 0, 
 PO_UNKNOWN_HISTORY_SLACK_DAYS = 5  # no supplier history
 PRODUCTION_RUN_SLACK_DAYS = 2  # output can lag a day or two, plus the history part when known
 SLACK_PER_SLIP_DAYS = 3  # every time the supply's ETA was moved later
-# With enough observed lateness (days past the first expected date, the supplier's recent
-# receipts), the history part of the slack is that distribution's quantile instead of the
-# on-time rate's fixed scale: a supplier that is rarely late but then by two weeks needs more
-# than 1 day, one that is often a day late needs no week (docs/simulation.md measured both).
-LATENESS_QUANTILE = 0.95
-MIN_LATENESS_HISTORY = 5  # fewer receipts: the on-time rate's rule
-LATENESS_HISTORY_SIZE = 20  # the most recent receipts kept per supplier (app.storage)
+# With enough observed lateness (days from the first expected date to the day it came, the
+# supplier's recent receipts; negative: early), the window follows that history on both
+# sides instead of the on-time rate's fixed scale: its latest date covers the 95 % late side,
+# its earliest date the 5 % early side. A supplier that is rarely late but then by two weeks
+# needs more than 1 day, one that is often a day late needs no week, one that sometimes
+# delivers two days early starts its windows two days earlier (docs/simulation.md measured
+# each). The bounds are order statistics of rank ceil(q (n + 1)) (late side) and
+# floor((1 - q) (n + 1)) (early side) of the n receipts: the next delivery falls beyond one
+# with a chance of at most 1 - q, however few receipts there are (the small-sample
+# correction: the plain nearest rank, ceil(q n), covered 95 % of the receipts seen, not of
+# the next ones, and left a supplier's 8 % tail out half of the time).
+LATENESS_QUANTILE = 0.95  # the late side: latest date
+EARLINESS_QUANTILE = 0.95  # the early side: earliest date (deliveries earlier than it: < 5 %)
+MIN_LATENESS_HISTORY = 5  # fewer receipts: the on-time rate's rule, and no early side
+# The most recent receipts kept per supplier (app.storage). Below 39 the bounds are the extremes
+# of what was seen; 20 left a 1-in-12 tail unseen one time in five (0.92 ** 20), 40 one time in
+# thirty, and from 39 receipts on one freak delivery no longer sets the bound on its own.
+LATENESS_HISTORY_SIZE = 40
 
 # Confidence score (0..1) by supply kind and history.
 PO_UNKNOWN_HISTORY_SCORE = 0.7
@@ -107,7 +119,8 @@ class SupplySource:
     units_per_day: int = 0
     on_time_rate: float | None = None
     slips: int = 0
-    # days past the first expected date of the supplier's recent receipts (any order)
+    # days from the first expected date to the day each of the supplier's recent receipts
+    # came (negative: early), in any order
     lateness_history: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
@@ -146,6 +159,7 @@ class Estimate:
     supply_id: str | None  # the supply covering the line's last unit (None: on hand / no date)
     ship_from: date | None  # the day the last unit is available to ship
     slack_days: int = 0  # days added to the latest date for supply uncertainty
+    early_days: int = 0  # days the earliest date is before ship_from: the supply may come early
 
     @property
     def window(self) -> DateWindow | None:
@@ -267,12 +281,26 @@ def _rate_days(on_time_rate: float) -> int:
 
 
 def lateness_quantile(history: Sequence[int], quantile: float = LATENESS_QUANTILE) -> int:
-    """The ``quantile`` of observed lateness (early counts as 0): the smallest number of days
-    that at least that share of the deliveries arrived within (nearest rank)."""
+    """Days late the next delivery stays within with a chance of at least ``quantile``, from
+    the observed lateness (early counts as 0): the order statistic of rank
+    ``ceil(quantile * (n + 1))`` of the n observations (at most the latest of them). The next
+    delivery of a supplier delivering alike ranks anywhere among the n + 1 with the same
+    chance, so it comes after that one with a chance of at most ``1 - quantile``."""
     if not history:
         return 0
     ordered = sorted(max(0, days) for days in history)
-    rank = max(1, math.ceil(quantile * len(ordered) - 1e-9))
+    rank = min(len(ordered), max(1, math.ceil(quantile * (len(ordered) + 1) - 1e-9)))
+    return ordered[rank - 1]
+
+
+def earliness_quantile(history: Sequence[int], quantile: float = EARLINESS_QUANTILE) -> int:
+    """Days early the next delivery stays within with a chance of at least ``quantile``, from
+    the observed lateness (late counts as 0): the order statistic of rank
+    ``floor((1 - quantile) * (n + 1))`` from the early end (at most the earliest of them)."""
+    if not history:
+        return 0
+    ordered = sorted(max(0, -days) for days in history)
+    rank = min(len(ordered), max(1, math.ceil(quantile * (len(ordered) + 1) - 1e-9)))
     return ordered[rank - 1]
 
 
@@ -286,14 +314,23 @@ def _history_days(source: SupplySource) -> int | None:
     return None
 
 
+def early_days(source: SupplySource) -> int:
+    """Days the earliest date starts before the supply's date: the early side of the
+    supplier's lateness history once enough receipts are known, else 0 (stock on hand: 0)."""
+    if source.kind is SupplyKind.ON_HAND or len(source.lateness_history) < MIN_LATENESS_HISTORY:
+        return 0
+    return earliness_quantile(source.lateness_history, EARLINESS_QUANTILE)
+
+
 def slack_days(source: SupplySource, today: date) -> int:
     """Days added to the latest date when ``source`` covers a line's last unit.
 
     - on hand: 0;
     - PO: the history part (5 without history), + 3 per slip;
     - production run: 2, + the history part when known, + 3 per slip;
-    - the history part: the 95th percentile of the supplier's observed lateness with at
-      least 5 receipts observed, else ``ceil(14 * (1 - on_time_rate))``;
+    - the history part: the 95 % bound of the supplier's observed lateness
+      (``lateness_quantile``) with at least 5 receipts observed, else
+      ``ceil(14 * (1 - on_time_rate))``;
     - a PO expected before today and not received counts as one more slip.
     """
     if source.kind is SupplyKind.ON_HAND:
@@ -380,14 +417,18 @@ def _dated(
     if release_date is not None:
         ship_from = max(ship_from, release_date)
     if source is None:
-        slack, score, supply_id = 0, 1.0, None
+        slack, early, score, supply_id = 0, 0, 1.0, None
     else:
         slack, score = slack_days(source, today), supply_score(source, today)
-        supply_id = source.supply_id
+        early, supply_id = early_days(source), source.supply_id
     # The slack is on the supply's date: a launch later than that absorbs part or all of it.
     latest_ship = max(ship_from, supply_day + timedelta(days=slack))
+    # So is the early side: supply may come early, but nothing ships before today or launch.
+    earliest_ship = max(supply_day - timedelta(days=early), today)
+    if release_date is not None:
+        earliest_ship = max(earliest_ship, release_date)
     return Estimate(
-        earliest=ship_from + timedelta(days=handling.handling_days + handling.transit_min_days),
+        earliest=earliest_ship + timedelta(days=handling.handling_days + handling.transit_min_days),
         latest=latest_ship + timedelta(days=handling.handling_days + handling.transit_max_days),
         confidence=confidence_for(score),
         score=score,
@@ -395,6 +436,7 @@ def _dated(
         supply_id=supply_id,
         ship_from=ship_from,
         slack_days=(latest_ship - ship_from).days,
+        early_days=(ship_from - earliest_ship).days,
     )
 
 
@@ -421,10 +463,11 @@ def estimate_queue(
 
     A line is served by the bucket where cumulative supply first reaches its last unit
     (``units_ahead + quantity``): it ships from that bucket's day (never before today nor
-    ``release_date``); ``earliest`` adds handling and minimum transit, ``latest`` the
-    covering supply's slack, handling and maximum transit. A line with nothing left to serve
-    (``quantity`` 0) ships as if on hand. A line beyond all scheduled supply gets no dates,
-    confidence NONE and a ``reason``.
+    ``release_date``); ``earliest`` starts the covering supply's early side before that day
+    (never before today nor ``release_date``) and adds handling and minimum transit,
+    ``latest`` adds the covering supply's slack, handling and maximum transit. A line with
+    nothing left to serve (``quantity`` 0) ships as if on hand. A line beyond all scheduled
+    supply gets no dates, confidence NONE and a ``reason``.
 
     Linear in lines plus the supply buckets needed when lines come in queue order (the supply
     is expanded lazily, only as far as the furthest line); any order is still answered right.

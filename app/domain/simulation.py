@@ -378,6 +378,7 @@ def accuracy_figures(lines: Sequence[DeliveredLine]) -> dict[str, object]:
         "mean_promised_wait_days": round(mean(waits), 2) if waits else 0.0,
         "mean_window_width_days": round(mean(widths), 2) if widths else 0.0,
         "median_window_width_days": median(widths) if widths else 0,
+        "p90_window_width_days": _percentile(widths, 0.9) if widths else 0,
     }
 
 

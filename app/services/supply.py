@@ -404,7 +404,7 @@ async def receive_goods(services: Services, actor: Actor, data: ReceiptInput) ->
         if supply is not None:
             on_time = today <= supply["original_expected_on"]
             await store.record_received(
-                conn, supply["id"], data.quantity, supply["supplier_code"], on_time
+                conn, supply["id"], data.quantity, supply["supplier_code"], on_time, today
             )
             events.append(
                 _supply_event(

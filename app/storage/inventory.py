@@ -30,18 +30,22 @@ from app.domain.text import lookup_key
 
 # The lateness history of an open supply ``su`` (``SupplySource.lateness_history``): days from
 # the first expected date to the last, of the supplier's most recent received supply (a
-# production run: the SKU's earlier runs). A late delivery's ETA is moved when it is known to
-# be late, so the last expected date is when it came.
+# production run: the SKU's earlier runs); negative when it came early. A purchase order
+# received in full has ``received_on``, the day it came, early or late, told or not
+# (``app.storage.supply.record_received``); a production run (and a record received before
+# migration 0014) is measured by its last expected date.
 LATENESS_HISTORY_SQL = f"""
 COALESCE(CASE WHEN su.supplier_code IS NOT NULL THEN
     (SELECT array_agg(h.late) FROM (
-        SELECT GREATEST(0, r.expected_on - r.original_expected_on) AS late FROM supply r
+        SELECT COALESCE(r.received_on, r.expected_on) - r.original_expected_on AS late
+        FROM supply r
         WHERE r.status = 'RECEIVED' AND r.supplier_code = su.supplier_code
           AND r.kind = su.kind
         ORDER BY r.id DESC LIMIT {LATENESS_HISTORY_SIZE}) h)
   ELSE
     (SELECT array_agg(h.late) FROM (
-        SELECT GREATEST(0, r.expected_on - r.original_expected_on) AS late FROM supply r
+        SELECT COALESCE(r.received_on, r.expected_on) - r.original_expected_on AS late
+        FROM supply r
         WHERE r.status = 'RECEIVED' AND r.supplier_code IS NULL
           AND r.product_id = su.product_id AND r.kind = su.kind
         ORDER BY r.id DESC LIMIT {LATENESS_HISTORY_SIZE}) h)

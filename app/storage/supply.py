@@ -141,17 +141,24 @@ async def record_received(
     quantity: int,
     supplier_code: str | None,
     on_time: bool,
+    received_on: date,
 ) -> None:
     """Units received against a supply record (closed when complete) and the supplier's
-    on-time history."""
+    on-time history. A purchase order received in full records ``received_on``, the day it
+    came, early or late, told or not, which its supplier's lateness history
+    (``app.storage.inventory.LATENESS_HISTORY_SQL``) reads; its ``expected_on`` stays the last
+    announced date. A production run is measured by its start day."""
     await conn.execute(
         "UPDATE supply SET received_quantity = received_quantity + $2, "
         "status = CASE WHEN received_quantity + $2 >= quantity THEN 'RECEIVED' "
         "ELSE status END, "
+        "received_on = COALESCE(received_on, CASE WHEN received_quantity + $2 >= quantity "
+        "AND kind = 'PURCHASE_ORDER' THEN $3::date END), "
         "closed_at = CASE WHEN received_quantity + $2 >= quantity THEN now() END, "
         "updated_at = now() WHERE id = $1",
         supply_id,
         quantity,
+        received_on,
     )
     if supplier_code is not None:
         await conn.execute(

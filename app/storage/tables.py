@@ -548,6 +548,7 @@ class Supply(SQLModel, table=True):
     received_quantity: int = Field(sa_column=Column(Integer, nullable=False, server_default="0"))
     expected_on: date = Field(sa_column=Column(Date, nullable=False))
     original_expected_on: date = Field(sa_column=Column(Date, nullable=False))
+    received_on: date | None = Field(default=None, sa_column=Column(Date))  # in full
     lead_time_days: int | None = Field(default=None, sa_column=Column(Integer))
     units_per_day: int | None = Field(default=None, sa_column=Column(Integer))
     run_days: int | None = Field(default=None, sa_column=Column(Integer))

@@ -1,5 +1,7 @@
-"""The slack of a supplier with enough observed lateness is the quantile of that lateness
-(``app.domain.estimates``; measured by ``python -m app simulate``, docs/simulation.md)."""
+"""The window of a supplier with enough observed lateness follows that lateness on both sides:
+its latest date by the 95 % bound of the late side, its earliest date by the 95 % bound of the
+early side (``app.domain.estimates``; measured by ``python -m app simulate``,
+docs/simulation.md)."""
 
 from __future__ import annotations
 
@@ -10,11 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.domain.estimates import (
+    EARLINESS_QUANTILE,
     LATENESS_QUANTILE,
     MIN_LATENESS_HISTORY,
     Handling,
     SupplyKind,
     SupplySource,
+    earliness_quantile,
+    early_days,
     estimate_line,
     lateness_quantile,
     slack_days,
@@ -39,13 +44,48 @@ def po(
     )
 
 
-def test_the_quantile_is_the_smallest_lateness_that_enough_deliveries_arrived_within() -> None:
+def test_the_bound_is_the_lateness_the_next_delivery_stays_within_19_times_in_20() -> None:
     assert LATENESS_QUANTILE == 0.95
-    history = (0,) * 18 + (7, 14)
-    assert lateness_quantile(history) == 7  # 19 of 20 arrived within 7 days
+    # rank ceil(0.95 * (n + 1)): with 20 receipts the latest of them (the next delivery
+    # ranks anywhere among 21: after all 20 one time in 21), the second latest from 39 on
+    assert lateness_quantile((0,) * 18 + (7, 14)) == 14
+    assert lateness_quantile((0,) * 36 + (7, 14)) == 14
+    assert lateness_quantile((0,) * 37 + (7, 14)) == 7
     assert lateness_quantile((0, 0, 0, 0, 3)) == 3
     assert lateness_quantile((2, -1, 0, 1, 0), quantile=0.5) == 0  # early counts as on time
     assert lateness_quantile(()) == 0
+
+
+def test_the_early_side_is_the_earliness_the_next_delivery_stays_within_19_times_in_20() -> None:
+    assert EARLINESS_QUANTILE == 0.95
+    assert earliness_quantile((0,) * 18 + (-2, 5)) == 2  # the earliest of 20
+    assert earliness_quantile((0,) * 36 + (-1, -3)) == 3
+    assert earliness_quantile((0,) * 37 + (-1, -3)) == 1  # the second earliest from 39 on
+    assert earliness_quantile((0, 3, 7, 1, 2)) == 0  # late counts as on time
+    assert earliness_quantile(()) == 0
+
+
+def test_a_supplier_that_sometimes_delivers_early_starts_its_windows_earlier() -> None:
+    history = (0,) * 17 + (-2, 3, 7)
+    assert early_days(po(history)) == 2
+    estimate = estimate_line(0, 2, [po(history)], TODAY, HANDLING)
+    assert estimate.ship_from == TODAY + timedelta(days=5)
+    assert estimate.earliest == TODAY + timedelta(days=5 - 2 + 1 + 2)
+    assert estimate.latest == TODAY + timedelta(days=5 + 7 + 1 + 4)
+    assert (estimate.early_days, estimate.slack_days) == (2, 7)
+
+
+def test_the_early_side_needs_enough_receipts_and_never_starts_before_today_or_launch() -> None:
+    short = (-4,) * (MIN_LATENESS_HISTORY - 1)
+    assert early_days(po(short)) == 0
+    history = (0,) * 15 + (-4,) * 5
+    assert estimate_line(0, 1, [po(history, in_days=2)], TODAY, HANDLING).earliest == (
+        TODAY + timedelta(days=0 + 1 + 2)
+    )
+    launch = TODAY + timedelta(days=4)
+    at_launch = estimate_line(0, 1, [po(history, in_days=5)], TODAY, HANDLING, launch)
+    assert at_launch.earliest == launch + timedelta(days=1 + 2)
+    assert at_launch.early_days == 1
 
 
 def test_with_fewer_receipts_than_the_minimum_the_on_time_rate_decides() -> None:
@@ -108,4 +148,25 @@ def test_a_later_lateness_history_never_narrows_the_slack(
 
     worse = [d + extra for d, extra in zip(history, worse_by, strict=False)]
     assert slack_days(source(worse), TODAY) >= slack_days(source(history), TODAY)
+    assert early_days(source(worse)) <= early_days(source(history))
     assert lateness_quantile(history) <= max(0, *history)
+    assert earliness_quantile(history) <= max(0, *(-d for d in history))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    history=st.lists(st.integers(-5, 30), min_size=0, max_size=20),
+    in_days=st.integers(-3, 20),
+    launch_in=st.one_of(st.none(), st.integers(-3, 25)),
+)
+def test_the_window_holds_the_supply_day_and_never_starts_before_today_or_launch(
+    history: list[int], in_days: int, launch_in: int | None
+) -> None:
+    launch = None if launch_in is None else TODAY + timedelta(days=launch_in)
+    estimate = estimate_line(0, 1, [po(tuple(history), in_days=in_days)], TODAY, HANDLING, launch)
+    assert estimate.earliest is not None
+    assert estimate.latest is not None
+    assert estimate.ship_from is not None
+    start = max(TODAY, launch or TODAY) + timedelta(days=1 + 2)
+    assert start <= estimate.earliest <= estimate.ship_from + timedelta(days=1 + 2)
+    assert estimate.latest >= estimate.ship_from + timedelta(days=1 + 4)

@@ -138,6 +138,15 @@ def test_accuracy_counts_lines_inside_their_first_window_and_the_deviation_share
     assert deviation_histogram(lines) == {"-1": 1, "0": 2, "2": 1}
 
 
+def test_the_figures_show_how_wide_the_first_windows_were() -> None:
+    widths = [2, 4, 4, 6, 8, 10, 10, 12, 14, 30]
+    lines = [delivered(i, 10, 10, 10 + width) for i, width in enumerate(widths)]
+    figures = accuracy_figures(lines)
+    assert figures["mean_window_width_days"] == 10.0
+    assert figures["median_window_width_days"] == 9.0
+    assert figures["p90_window_width_days"] == 14  # 9 of the 10 windows were at most 14 days
+
+
 def test_every_delay_and_every_slip_must_have_been_told() -> None:
     told = Delay(1, 10, "SUPPLY_SLIPPED", NOON, NOON + timedelta(minutes=1), "slip-1")
     untold = Delay(2, 11, "SUPPLY_SLIPPED", NOON, None, "slip-2")
