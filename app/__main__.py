@@ -149,6 +149,8 @@ def _work(args: argparse.Namespace, settings: Settings) -> int:
     log.info("worker_serving", health=f"http://{host}:{port}/readyz", database=redact(url))
     app = create_worker_app(settings, url)
     tune_gc(settings.gc_threshold)
+    if settings.worker_nice:
+        os.nice(settings.worker_nice)  # background work yields the CPU to the API's requests
     return 0 if _run_draining(app, _uvicorn_options(host, port)) else 3
 
 

@@ -30,6 +30,13 @@ class Settings(BaseSettings):
         default=8001,
         description="HTTP port of `python -m app worker` (only /healthz, /readyz, /metrics).",
     )
+    worker_nice: int = Field(
+        default=0,
+        ge=0,
+        le=19,
+        description="CPU niceness `python -m app worker` takes on: on a machine shared with "
+        "the API, 10 lets order confirmation come before e-mail and jobs (0 = as the API).",
+    )
     debug: bool = Field(
         default=False, description="Show exception details in GraphQL errors (never in prod)."
     )

@@ -137,7 +137,13 @@ def split_deployment(env: dict[str, str]) -> tuple[dict[str, str], dict[str, str
     """The production deployment (docs/scaling.md) of a service env: the API's env with the
     mail relay and the jobs off, and the env of the ``python -m app worker`` that runs them
     (for ``background_worker``)."""
-    worker = env | {"OMS_WORKER_PORT": str(free_port()), "OMS_WORKERS": "1"}
+    # the worker shares this machine's 2 cores with the API: it runs niced, as a co-located
+    # worker should (OMS_WORKER_NICE), standing in for the cores of its own it has when deployed
+    worker = env | {
+        "OMS_WORKER_PORT": str(free_port()),
+        "OMS_WORKERS": "1",
+        "OMS_WORKER_NICE": "10",
+    }
     return env | {"OMS_MAIL_RELAY_SECONDS": "0", "OMS_SCHEDULER_SECONDS": "0"}, worker
 
 

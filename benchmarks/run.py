@@ -53,11 +53,11 @@ One row per `make bench` (`python -m benchmarks.run`), newest last; the full tab
 latest run is `benchmarks/results/latest.json`. Ratios are ours vs the bare baseline measured
 in the same run (1.00 = as fast as it). Columns: placement trusted orders/s ratio to raw
 asyncpg (spread / hot SKU, 1 worker), placement open-loop p99 at 50 % of capacity (spread,
-1 / 2 workers; from 2026-12-02 17:00 with the mail relay and the jobs in `python -m app worker`,
-as deployed, before that inside the API), PDP trusted and ad-hoc ratio to bare Starlette (1 worker), receipt
-allocation of 100k lines (x the bare window UPDATE, seconds), fan-out p99 to 1,000
-subscribers of one SKU (1 / 2 workers), the launch-day drop (sell-out seconds, p99
-confirmation, 1 worker), webhook intake.
+1 / 2 workers; from 2026-12-02 17:00 with the mail relay and the jobs in
+`python -m app worker`, as deployed, before that inside the API), PDP trusted and ad-hoc
+ratio to bare Starlette (1 worker), receipt allocation of 100k lines (x the bare window
+UPDATE, seconds), fan-out p99 to 1,000 subscribers of one SKU (1 / 2 workers), the
+launch-day drop (sell-out seconds, p99 confirmation, 1 worker), webhook intake.
 
 """
 COLUMNS = (

@@ -138,6 +138,7 @@ async def test_an_api_without_loops_sends_nothing_and_two_workers_deliver_each_m
         "OMS_MAIL_RELAY_SECONDS": "5",  # new events wake it at once (NOTIFY), not this poll
         "OMS_SCHEDULER_SECONDS": "1",
         "OMS_LOG_LEVEL": "INFO",
+        "OMS_WORKER_NICE": "5",  # co-located with the API: e-mail yields the CPU to it
     }
     key = await ops_key(database_url)
     workers = [WorkerProcess(worker_env, tmp_path, f"worker-{n}") for n in range(2)]
@@ -154,6 +155,10 @@ async def test_an_api_without_loops_sends_nothing_and_two_workers_deliver_each_m
             assert sink.messages == []
 
             await asyncio.gather(*(w.start() for w in workers))
+            ours = os.getpriority(os.PRIO_PROCESS, 0)
+            for w in workers:
+                assert w.proc is not None
+                assert os.getpriority(os.PRIO_PROCESS, w.proc.pid) == min(19, ours + 5)
 
             def all_sent(prefix: str, count: int) -> Callable[[], Awaitable[bool]]:
                 async def check() -> bool:
