@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,15 @@ def run_cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess
         timeout=120,
         check=False,
     )
+
+
+def run_clis(
+    runs: list[tuple[list[str], dict[str, str]]],
+) -> list[subprocess.CompletedProcess[str]]:
+    """Independent ``run_cli`` calls side by side (each start is seconds of imports and
+    migrations), their results in the order given."""
+    with ThreadPoolExecutor(max_workers=len(runs)) as pool:
+        return list(pool.map(lambda run: run_cli(*run), runs))
 
 
 def free_port() -> int:

@@ -8,38 +8,51 @@ import json
 import re
 from pathlib import Path
 
-from tests.process_helpers import clean_environment, run_cli
+from tests.process_helpers import clean_environment, run_cli, run_clis
 
 
 async def test_create_list_and_revoke_api_keys_from_the_command_line(database_url: str) -> None:
     env = clean_environment(OMS_DATABASE_URL=database_url)
-    shop = run_cli(
-        ["create-api-key", "--scope", "storefront", "--name", "shop", "--expires-in-days", "30"],
-        env,
+    # the calls that depend on no other run side by side
+    shop, admin, late, both, unknown = run_clis(
+        [
+            (
+                [
+                    "create-api-key",
+                    *("--scope", "storefront", "--name", "shop", "--expires-in-days", "30"),
+                ],
+                env,
+            ),
+            (
+                [
+                    "create-api-key",
+                    "--scope",
+                    "ops",
+                    "--name",
+                    "admin",
+                    "--expires-at",
+                    "2099-01-31",
+                ],
+                env,
+            ),
+            (["create-api-key", "--scope", "ops", "--expires-at", "2001-01-01"], env),
+            (
+                [
+                    "create-api-key",
+                    *("--scope", "ops", "--expires-at", "2099-01-01", "--expires-in-days", "3"),
+                ],
+                env,
+            ),
+            (["revoke-api-key", "0123456789ab"], env),
+        ]
     )
     assert shop.returncode == 0, shop.stderr
     assert re.fullmatch(r"oms_[0-9a-f]{12}_\S+\n", shop.stdout)
     shop_key = shop.stdout.strip()
     shop_prefix = shop_key.split("_")[1]
-    admin = run_cli(
-        ["create-api-key", "--scope", "ops", "--name", "admin", "--expires-at", "2099-01-31"], env
-    )
     assert admin.returncode == 0, admin.stderr
-    late = run_cli(["create-api-key", "--scope", "ops", "--expires-at", "2001-01-01"], env)
     assert late.returncode == 2
     assert "not in the future" in late.stderr
-    both = run_cli(
-        [
-            "create-api-key",
-            "--scope",
-            "ops",
-            "--expires-at",
-            "2099-01-01",
-            "--expires-in-days",
-            "3",
-        ],
-        env,
-    )
     assert both.returncode == 2  # one expiry or the other
 
     table = run_cli(["list-api-keys"], env)
@@ -55,7 +68,6 @@ async def test_create_list_and_revoke_api_keys_from_the_command_line(database_ur
     again = run_cli(["revoke-api-key", shop_key], env)  # the whole key names it too
     assert again.stdout == f"already revoked: {shop_prefix}\n"
     assert shop_key.split("_", 2)[2] not in again.stdout + again.stderr
-    unknown = run_cli(["revoke-api-key", "0123456789ab"], env)
     assert unknown.returncode == 1
     assert "no API key has the prefix" in unknown.stderr
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.settings import Settings
-from tests.process_helpers import clean_environment, run_cli
+from tests.process_helpers import clean_environment, run_clis
 
 NOWHERE = "postgresql://nobody@127.0.0.1:1/nothing"  # never reached: refused before
 
@@ -33,8 +33,8 @@ def test_explicit_settings_win_over_the_production_defaults(
 
 def test_production_refuses_to_start_without_a_database_url(tmp_path: Path) -> None:
     env = clean_environment(OMS_ENV="production", OMS_DATA_DIR=str(tmp_path / "data"))
-    for command in (["serve"], ["migrate"], ["create-api-key", "--scope", "ops"]):
-        refused = run_cli(command, env)
+    commands = [["serve"], ["migrate"], ["create-api-key", "--scope", "ops"]]
+    for command, refused in zip(commands, run_clis([(c, env) for c in commands]), strict=True):
         assert refused.returncode == 1, (command, refused.stderr)
         assert "OMS_ENV=production needs OMS_DATABASE_URL" in refused.stderr
         assert refused.stdout == ""
@@ -43,14 +43,16 @@ def test_production_refuses_to_start_without_a_database_url(tmp_path: Path) -> N
 
 def test_production_refuses_demo_data_and_debug(tmp_path: Path) -> None:
     env = clean_environment(OMS_ENV="production", OMS_DATABASE_URL=NOWHERE)
-    for command, extra in (
-        (["demo-data"], {}),
-        (["serve", "--demo-data"], {}),
-        (["serve"], {"OMS_DEMO_DATA": "true"}),
-    ):
-        refused = run_cli(command, env | extra)
-        assert refused.returncode == 1, (command, refused.stderr)
+    *demo, debug = run_clis(
+        [
+            (["demo-data"], env),
+            (["serve", "--demo-data"], env),
+            (["serve"], env | {"OMS_DEMO_DATA": "true"}),
+            (["serve"], env | {"OMS_DEBUG": "true"}),
+        ]
+    )
+    for refused in demo:
+        assert refused.returncode == 1, (refused.args, refused.stderr)
         assert "never loads the demo data" in refused.stderr
-    debug = run_cli(["serve"], env | {"OMS_DEBUG": "true"})
     assert debug.returncode == 1
     assert "refuses OMS_DEBUG=true" in debug.stderr
