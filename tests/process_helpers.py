@@ -74,11 +74,19 @@ class ServedProcess:
         """The JSON log lines written after ``since`` (every line must be JSON)."""
         return [json.loads(line) for line in self.lines(since) if line.strip()]
 
-    async def wait_for(self, event: str, since: int = 0, seconds: float = 10) -> dict[str, Any]:
-        """The first line with this ``event`` written after ``since``."""
+    async def wait_for(
+        self,
+        event: str,
+        since: int = 0,
+        seconds: float = 10,
+        match: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The first line with this ``event`` (and the fields of ``match``) written after
+        ``since``."""
+        wanted = match or {}
         for _ in range(int(seconds * 20)):
             for line in self.events(since):
-                if line.get("event") == event:
+                if line.get("event") == event and all(line.get(k) == v for k, v in wanted.items()):
                     return line
             await asyncio.sleep(0.05)
         raise AssertionError(f"no {event!r} line in:\n{self.text()[since:]}")

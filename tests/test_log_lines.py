@@ -55,9 +55,14 @@ async def logged(
 
 
 async def _post(
-    process: ServedProcess, body: dict[str, Any], key: str | None = None
+    process: ServedProcess,
+    body: dict[str, Any],
+    key: str | None = None,
+    request_id: str | None = None,
 ) -> dict[str, Any]:
     headers = {"Authorization": f"Bearer {key}"} if key else {}
+    if request_id:
+        headers["X-Request-ID"] = request_id
     async with httpx.AsyncClient(base_url=process.base_url) as client:
         response = await client.post("/graphql", json=body, headers=headers)
     return dict(response.json())
@@ -152,8 +157,10 @@ async def test_the_access_log_names_known_operations_and_only_the_keys_prefix(
     seen = []
     for body, credential in sent:
         mark = process.mark()
-        await _post(process, body, credential)
-        line = await process.wait_for("http_request", mark)
+        request_id = uuid.uuid4().hex
+        await _post(process, body, credential, request_id)
+        # an earlier test's access line may land after the mark: wait for this request's own
+        line = await process.wait_for("http_request", mark, match={"request_id": request_id})
         seen.append((line["operation"], line["api_key_prefix"]))
     assert seen == [("PlaceOrder", prefix), ("other", prefix), ("anonymous", "malformed")]
     assert secret not in process.text()
