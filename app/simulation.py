@@ -39,11 +39,8 @@ class _Outbox:
 
     name = "simulation"
 
-    def __init__(self) -> None:
-        self.sent = 0
-
     async def send(self, message: EmailMessage) -> None:
-        self.sent += 1
+        return None
 
     @contextlib.asynccontextmanager
     async def session(self) -> AsyncIterator[_Outbox]:

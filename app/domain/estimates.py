@@ -286,20 +286,23 @@ def lateness_quantile(history: Sequence[int], quantile: float = LATENESS_QUANTIL
     ``ceil(quantile * (n + 1))`` of the n observations (at most the latest of them). The next
     delivery of a supplier delivering alike ranks anywhere among the n + 1 with the same
     chance, so it comes after that one with a chance of at most ``1 - quantile``."""
-    if not history:
-        return 0
-    ordered = sorted(max(0, days) for days in history)
-    rank = min(len(ordered), max(1, math.ceil(quantile * (len(ordered) + 1) - 1e-9)))
-    return ordered[rank - 1]
+    return _next_bound([max(0, days) for days in history], quantile)
 
 
 def earliness_quantile(history: Sequence[int], quantile: float = EARLINESS_QUANTILE) -> int:
     """Days early the next delivery stays within with a chance of at least ``quantile``, from
-    the observed lateness (late counts as 0): the order statistic of rank
-    ``floor((1 - quantile) * (n + 1))`` from the early end (at most the earliest of them)."""
-    if not history:
+    the observed lateness (late counts as 0): the same bound over days early, i.e. the order
+    statistic of rank ``floor((1 - quantile) * (n + 1))`` from the early end (at most the
+    earliest of them)."""
+    return _next_bound([max(0, -days) for days in history], quantile)
+
+
+def _next_bound(days: Sequence[int], quantile: float) -> int:
+    """The order statistic of rank ``ceil(quantile * (n + 1))`` of the n ``days`` (at most the
+    largest; 0 without any)."""
+    if not days:
         return 0
-    ordered = sorted(max(0, -days) for days in history)
+    ordered = sorted(days)
     rank = min(len(ordered), max(1, math.ceil(quantile * (len(ordered) + 1) - 1e-9)))
     return ordered[rank - 1]
 

@@ -53,7 +53,7 @@ async def background_loops(
             )
         )
     try:
-        yield [task.get_name().removeprefix("oms-") for task in tasks]
+        yield loops_enabled(settings)
     finally:
         stopping.set()
         for task in tasks:

@@ -33,26 +33,32 @@ PLACE_ORDER_HASH = sha256(PLACE_ORDER)
 
 
 class ServiceProcess:
-    """``python -m app serve`` on a fixed port: started, SIGKILLed and started again."""
+    """``python -m app serve`` (or ``command``: ``worker``) on a fixed port: started,
+    SIGKILLed and started again; its log in ``<name>-<start>.log`` files of ``log_dir``."""
 
-    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+    def __init__(
+        self, env: dict[str, str], log_dir: Path, command: str = "serve", name: str = "serve"
+    ) -> None:
         self.port = free_port()
         self.env = env
         self.log_dir = log_dir
+        self.command = command
+        self.name = name
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
     def log(self) -> str:
         return "\n".join(
-            p.read_text(errors="replace")[-4000:] for p in sorted(self.log_dir.glob("serve-*"))
+            p.read_text(errors="replace")[-4000:]
+            for p in sorted(self.log_dir.glob(f"{self.name}-*"))
         )
 
     async def start(self, seconds: float = 60) -> None:
         self.starts += 1
-        with (self.log_dir / f"serve-{self.starts}.log").open("wb") as sink:
+        with (self.log_dir / f"{self.name}-{self.starts}.log").open("wb") as sink:
             self.proc = subprocess.Popen(  # noqa: ASYNC220 (killed and waited for synchronously)
-                [sys.executable, "-m", "app", "serve", "--port", str(self.port)],
+                [sys.executable, "-m", "app", self.command, "--port", str(self.port)],
                 cwd=ROOT,
                 env=self.env,
                 stdout=subprocess.DEVNULL,
@@ -79,6 +85,12 @@ class ServiceProcess:
         assert self.proc is not None
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(10)
+
+    def terminate(self, seconds: float = 40) -> int:
+        """SIGTERM; the exit status (the process must drain and exit by itself)."""
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        return self.proc.wait(seconds)
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:

@@ -10,11 +10,7 @@ SIGTERM that drains and exits 0."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -26,61 +22,35 @@ from aiosmtpd.controller import Controller
 
 from app.storage.database import to_asyncpg_dsn
 from tests.api.mail_helpers import Sink
-from tests.faults.helpers import Storefront, check_invariants, ops_key, service, service_env, stock
-from tests.process_helpers import ROOT, free_port, run_cli
+from tests.faults.helpers import (
+    ServiceProcess,
+    Storefront,
+    check_invariants,
+    ops_key,
+    service,
+    service_env,
+    stock,
+)
+from tests.process_helpers import free_port, run_cli
 
 pytestmark = pytest.mark.faults
 
 
-class WorkerProcess:
-    def __init__(self, env: dict[str, str], log_dir: Path, name: str) -> None:
-        self.port = free_port()
-        self.env = env | {"OMS_WORKER_PORT": str(self.port)}
-        self.log_file = log_dir / f"{name}.log"
-        self.proc: subprocess.Popen[bytes] | None = None
+def worker(env: dict[str, str], log_dir: Path, name: str) -> ServiceProcess:
+    return ServiceProcess(env, log_dir, command="worker", name=name)
 
-    async def start(self, seconds: float = 60) -> None:
-        with self.log_file.open("ab") as sink:
-            self.proc = subprocess.Popen(  # noqa: ASYNC220 (waited for synchronously)
-                [sys.executable, "-m", "app", "worker"],
-                cwd=ROOT,
-                env=self.env,
-                stdout=subprocess.DEVNULL,
-                stderr=sink,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + seconds
-        async with httpx.AsyncClient(timeout=2) as client:
-            while time.monotonic() < deadline:
-                assert self.proc.poll() is None, self.log_file.read_text()[-3000:]
-                with contextlib.suppress(httpx.TransportError):
-                    answer = await client.get(f"http://127.0.0.1:{self.port}/readyz")
-                    if answer.status_code == 200:
-                        checks = answer.json()["checks"]
-                        assert checks["loops"] == ["scheduler", "mail-relay"], checks
-                        return
-                await asyncio.sleep(0.05)
-        raise AssertionError(f"worker not ready:\n{self.log_file.read_text()[-3000:]}")
 
-    async def metrics(self) -> str:
-        async with httpx.AsyncClient(timeout=5) as client:
-            return (await client.get(f"http://127.0.0.1:{self.port}/metrics")).text
+async def start_worker(process: ServiceProcess) -> None:
+    """Started, and ready only once both loops run."""
+    await process.start()
+    async with httpx.AsyncClient(timeout=5) as client:
+        answer = await client.get(process.base_url + "/readyz")
+    assert answer.json()["checks"]["loops"] == ["scheduler", "mail-relay"], answer.text
 
-    def kill(self) -> None:
-        assert self.proc is not None
-        os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(10)
 
-    def terminate(self, seconds: float = 40) -> int:
-        """SIGTERM; the exit status (a worker must drain and exit by itself)."""
-        assert self.proc is not None
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        return self.proc.wait(seconds)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
+async def metrics(process: ServiceProcess) -> str:
+    async with httpx.AsyncClient(timeout=5) as client:
+        return (await client.get(process.base_url + "/metrics")).text
 
 
 async def _notifications(database_url: str, prefix: str) -> list[asyncpg.Record]:
@@ -141,7 +111,7 @@ async def test_an_api_without_loops_sends_nothing_and_two_workers_deliver_each_m
         "OMS_WORKER_NICE": "5",  # co-located with the API: e-mail yields the CPU to it
     }
     key = await ops_key(database_url)
-    workers = [WorkerProcess(worker_env, tmp_path, f"worker-{n}") for n in range(2)]
+    workers = [worker(worker_env, tmp_path, f"worker-{n}") for n in range(2)]
     try:
         async with service(api_env, tmp_path) as api:
             await stock(api.base_url, key, "WORKER-MUG", 100)
@@ -154,7 +124,7 @@ async def test_an_api_without_loops_sends_nothing_and_two_workers_deliver_each_m
             assert await _notifications(database_url, "worker-a-") == []
             assert sink.messages == []
 
-            await asyncio.gather(*(w.start() for w in workers))
+            await asyncio.gather(*(start_worker(w) for w in workers))
             ours = os.getpriority(os.PRIO_PROCESS, 0)
             for w in workers:
                 assert w.proc is not None
@@ -187,14 +157,14 @@ async def test_an_api_without_loops_sends_nothing_and_two_workers_deliver_each_m
             sent_by = [
                 sum(
                     float(line.rsplit(" ", 1)[1])
-                    for line in (await w.metrics()).splitlines()
+                    for line in (await metrics(w)).splitlines()
                     if line.startswith('oms_mail_messages_total{outcome="sent"}')
                 )
                 for w in workers
             ]
             assert sum(sent_by) == 11, sent_by  # the relay's counters live in the workers
             assert [w.terminate() for w in workers] == [0, 0]
-            assert "worker_stopped" in workers[0].log_file.read_text()
+            assert "worker_stopped" in workers[0].log()
         await check_invariants(database_url)
     finally:
         for w in workers:
@@ -212,22 +182,22 @@ async def test_a_worker_killed_mid_send_and_started_again_never_delivers_a_messa
         "OMS_MAIL_LEASE_SECONDS": "2",  # a claim of the killed worker is UNCONFIRMED soon
     }
     key = await ops_key(database_url)
-    worker = WorkerProcess(worker_env, tmp_path, "killed")
+    killed = worker(worker_env, tmp_path, "killed")
     try:
         async with service(api_env, tmp_path) as api:
             await stock(api.base_url, key, "WORKER-KILL", 200)
             store = Storefront(api.base_url, key, "WORKER-KILL")
             keys = [f"worker-k-{n:03d}" for n in range(60)]
             await store.run(keys, clients=4, seconds=60)
-            await worker.start()
+            await start_worker(killed)
 
             async def some_delivered() -> bool:
                 return len(_delivered_ids(sink)) >= 5
 
             await _until(some_delivered, 30, "the first deliveries")
-            worker.kill()  # mid-batch: claims held, maybe a message accepted but not SENT
+            killed.kill()  # mid-batch: claims held, maybe a message accepted but not SENT
             killed_at = len(_delivered_ids(sink))
-            await worker.start()
+            await start_worker(killed)
 
             async def settled() -> bool:
                 rows = await _notifications(database_url, "worker-k-")
@@ -235,7 +205,7 @@ async def test_a_worker_killed_mid_send_and_started_again_never_delivers_a_messa
 
             await _until(settled, 45, "every message sent or unconfirmed")
             await asyncio.sleep(1.0)
-            assert worker.terminate() == 0
+            assert killed.terminate() == 0
 
         rows = await _notifications(database_url, "worker-k-")
         ids = _delivered_ids(sink)
@@ -248,7 +218,7 @@ async def test_a_worker_killed_mid_send_and_started_again_never_delivers_a_messa
         assert killed_at < 60
         await check_invariants(database_url)
     finally:
-        worker.stop()
+        killed.stop()
 
 
 def test_a_worker_with_both_loops_off_refuses_to_start(tmp_path: Path) -> None:
